@@ -1,0 +1,80 @@
+"""Throughput of silkwatch's classify path against sentence-transformers, same texts, same model.
+
+    .venv/bin/python benchmarks/classify_speed.py [--data ../shared/data/themes-dev.jsonl]
+        [--items 1000] [--repeats 3]
+
+silkwatch side: ``Classifier.score(items)``, the full path the monitor runs (segmenting,
+truncation to ``max_tokens``, embedding, scoring against every theme, evidence).
+sentence-transformers side: ``SentenceTransformer(path).encode(texts)`` on title + summary of
+the same items, with its default settings (batch 32, max_seq_length 256): embeddings only.
+Both load the bundled all-MiniLM-L6-v2 and run in this process on the same torch threads;
+the best of ``--repeats`` timed runs counts for each (model loading is not timed). Prints
+items/s for both and the ratio silkwatch / sentence-transformers (goal: >= 1.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "themes-dev.jsonl"
+
+
+def load_texts(path: Path, n: int) -> list[tuple[str, str]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    pairs = [(r.get("title") or "", r.get("summary") or "") for r in rows]
+    return [pairs[i % len(pairs)] for i in range(n)]
+
+
+def best_time(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from classifiers.classifier import get_classifier
+    from classifiers.model import model_ref
+    from classifiers.text import TextItem, item_text
+    from silkwatch.config import load_settings
+
+    settings = load_settings(None, {})
+    pairs = load_texts(args.data, args.items)
+    items = [TextItem(str(i), t, s) for i, (t, s) in enumerate(pairs)]
+    texts = [item_text(t, s) for t, s in pairs]
+
+    classifier = get_classifier(settings)
+    st = SentenceTransformer(model_ref(settings.classifier.model), device="cpu")
+    classifier.score(items[:64])  # warm up both (first calls allocate)
+    st.encode(texts[:64])
+
+    ours = best_time(lambda: classifier.score(items), args.repeats)
+    theirs = best_time(lambda: st.encode(texts), args.repeats)
+    ours_rate, theirs_rate = len(items) / ours, len(items) / theirs
+    print(f"items: {len(items)} (from {args.data.name}); torch threads: {torch.get_num_threads()}")
+    print(f"silkwatch classify        : {ours_rate:8.1f} items/s  ({ours:.2f} s, "
+          f"max_tokens={classifier.max_tokens}, batch={classifier.batch_size}, "
+          f"{len(classifier.indexes)} themes scored)")
+    print(f"sentence-transformers     : {theirs_rate:8.1f} items/s  ({theirs:.2f} s, "
+          f"max_seq_length={st.max_seq_length}, encode only)")
+    print(f"ratio silkwatch / ST      : {ours_rate / theirs_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()

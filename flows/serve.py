@@ -1,0 +1,265 @@
+"""Run silkwatch unattended: schedules as Prefect deployments, plus the processes they need.
+
+``silkwatch serve`` calls :func:`supervise`, which
+
+1. starts ``prefect server start`` on 127.0.0.1 as a child when no ``PREFECT_API_URL`` is set
+   (Prefect's temporary server never fires schedules: measured in docs/operations.md) and
+   waits for its ``/api/health``;
+2. starts the runner as a second child, ``python -m flows.serve --config FILE``, which
+   registers two deployments (``monitor`` every N minutes, ``digest`` daily at a local time)
+   and executes their runs, each in a fresh subprocess;
+3. on SIGTERM or SIGINT stops the runner's and then the server's process groups, so no flow
+   run or server helper outlives it.
+
+Runs never overlap: each deployment has ``concurrency_limit=1`` with the CANCEL_NEW strategy
+(a run that comes due while the previous one still runs is cancelled, not queued), and the
+runner executes one run at a time. A run that crashes is a failed flow run; the schedule and
+the runner carry on, and a runner that dies is restarted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flows.processes import ProcessGroup, free_port, wait_for_http
+from silkwatch.config import ScheduleSettings, Settings, load_settings
+
+__all__ = [
+    "DIGEST_DEPLOYMENT",
+    "MONITOR_DEPLOYMENT",
+    "ServeOptions",
+    "build_deployments",
+    "digest_cron",
+    "run_runner",
+    "supervise",
+]
+
+MONITOR_DEPLOYMENT = "silkwatch-monitor"
+DIGEST_DEPLOYMENT = "silkwatch-digest"
+HEARTBEAT_NAME = ".silkwatch-serve.heartbeat"
+
+Echo = Callable[[str], None]
+
+
+def digest_cron(schedule: ScheduleSettings) -> str:
+    """``digest_at = "07:30"`` -> ``"30 7 * * *"`` (interpreted in ``schedule.timezone``)."""
+    hour, minute = (int(part) for part in schedule.digest_at.split(":")[:2])
+    return f"{minute} {hour} * * *"
+
+
+def build_deployments(schedule: ScheduleSettings, config_path: str | None) -> list[Any]:
+    """The two runner deployments; runs get ``config_path`` so they load the same settings."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+
+    from flows.digest import digest
+    from flows.monitor import monitor
+
+    one_at_a_time = ConcurrencyLimitConfig(
+        limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+    )
+    params = {"config_path": config_path}
+    every = timedelta(minutes=schedule.monitor_every_minutes)
+    return [
+        monitor.to_deployment(
+            name=MONITOR_DEPLOYMENT,
+            # anchored at start-up: the first cycle runs right away, then every N minutes
+            schedule=IntervalSchedule(
+                interval=every, anchor_date=datetime.now(UTC), timezone=schedule.timezone
+            ),
+            parameters=params,
+            concurrency_limit=one_at_a_time,
+            paused=False,
+            tags=["silkwatch"],
+            description=f"Fetch, classify and alert every {schedule.monitor_every_minutes} min.",
+        ),
+        digest.to_deployment(
+            name=DIGEST_DEPLOYMENT,
+            schedule=CronSchedule(cron=digest_cron(schedule), timezone=schedule.timezone),
+            parameters=params,
+            concurrency_limit=one_at_a_time,
+            paused=False,
+            tags=["silkwatch"],
+            description=f"Daily digest at {schedule.digest_at} {schedule.timezone}.",
+        ),
+    ]
+
+
+def run_runner(config_path: str | None) -> None:
+    """The runner child: register the deployments and execute their runs until SIGTERM."""
+    from prefect import serve
+
+    settings = load_settings(config_path)
+    deployments = build_deployments(settings.schedule, config_path)
+    # limit=1: the runner starts one flow run at a time, so monitor and digest never
+    # write to the DuckDB file together.
+    serve(*deployments, limit=1, print_starting_message=False)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How ``supervise`` starts and stops its children."""
+
+    api_url: str | None = None  # an existing Prefect API; None starts a local server
+    server_start_timeout: float = 120.0
+    runner_stop_grace: float = 10.0
+    server_stop_grace: float = 8.0
+    restart_delay: float = 5.0
+    max_restarts_per_hour: int = 10
+    heartbeat_seconds: float = 10.0
+
+
+class _StopFlag:
+    """SIGTERM/SIGINT set a flag the supervision loop waits on; handlers restored on exit."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.received: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopFlag:
+        for sig in self.SIGNALS:
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.received = signum
+        self.event.set()
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def _heartbeat(path: Path) -> None:
+    """Touch the heartbeat file the Docker HEALTHCHECK reads: all children were alive just now."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{time.time():.0f} {os.getpid()}\n", encoding="utf-8")
+    except OSError:
+        pass
+
+
+def supervise(
+    settings: Settings,
+    config_path: str | None,
+    *,
+    options: ServeOptions | None = None,
+    echo: Echo = print,
+) -> int:
+    """Run the schedules until a stop signal; return the exit status for the CLI.
+
+    Everything started here is stopped here, whatever happens: a failed start, a crashed
+    child, or SIGTERM/SIGINT/SIGHUP.
+    """
+    options = options or ServeOptions()
+    config_path = str(Path(config_path).resolve()) if config_path else None
+    workdir = settings.storage.database.parent
+    env = dict(os.environ)
+    env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO")
+    server: ProcessGroup | None = None
+    runner: ProcessGroup | None = None
+    api_url = options.api_url or os.environ.get("PREFECT_API_URL")
+
+    with _StopFlag() as stop:
+        try:
+            if not api_url:
+                port = free_port()
+                api_url = f"http://127.0.0.1:{port}/api"
+                log = workdir / "logs" / "prefect-server.log"
+                echo(f"starting a Prefect server on {api_url} (log: {log})")
+                server = ProcessGroup(
+                    "prefect server",
+                    [sys.executable, "-m", "prefect", "server", "start", "--host",
+                     "127.0.0.1", "--port", str(port), "--analytics-off", "--no-ui"],
+                    env={**env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+                    log_path=log,
+                ).start()
+                started = time.monotonic()
+                ready = False
+                while not stop.event.is_set() and not ready:
+                    ready = wait_for_http(f"{api_url}/health", timeout_seconds=1.0,
+                                          process=server)
+                    if server.exit_code() is not None or (
+                        time.monotonic() - started > options.server_start_timeout
+                    ):
+                        break
+                if stop.event.is_set():
+                    return 0
+                if not ready:
+                    echo(f"error: the Prefect server did not become healthy; see {log}")
+                    return 1
+                echo(f"Prefect server ready in {time.monotonic() - started:.1f} s")
+            else:
+                echo(f"using the Prefect API at {api_url}")
+            env["PREFECT_API_URL"] = api_url
+
+            argv = [sys.executable, "-m", "flows.serve"]
+            if config_path:
+                argv += ["--config", config_path]
+            schedule = settings.schedule
+            echo(
+                f"serving: monitor every {schedule.monitor_every_minutes} min, digest daily "
+                f"at {schedule.digest_at} {schedule.timezone}; database "
+                f"{settings.storage.database}. Stop with Ctrl-C or SIGTERM."
+            )
+            restarts: list[float] = []
+            runner = ProcessGroup("runner", argv, env=env).start()
+            heartbeat = workdir / HEARTBEAT_NAME
+            last_beat = 0.0
+            while not stop.event.wait(0.5):
+                if server is not None and server.exit_code() is not None:
+                    echo(f"error: the Prefect server exited ({server.exit_code()}); stopping")
+                    return 1
+                code = runner.exit_code()
+                if code is None:
+                    if time.monotonic() - last_beat >= options.heartbeat_seconds:
+                        _heartbeat(heartbeat)
+                        last_beat = time.monotonic()
+                    continue
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < 3600] + [now]
+                if len(restarts) > options.max_restarts_per_hour:
+                    echo(f"error: the runner exited {len(restarts)} times in an hour; stopping")
+                    return 1
+                echo(f"the runner exited ({code}); restarting in {options.restart_delay:.0f} s")
+                runner.stop(0)
+                if stop.event.wait(options.restart_delay):
+                    break
+                runner = ProcessGroup("runner", argv, env=env).start()
+            return 0
+        finally:
+            if stop.received is not None:
+                echo(f"received {signal.Signals(stop.received).name}: stopping")
+            if runner is not None:
+                runner.stop(options.runner_stop_grace)
+            if server is not None:
+                server.stop(options.server_stop_grace)
+            (workdir / HEARTBEAT_NAME).unlink(missing_ok=True)
+            echo("stopped")
+
+
+def _main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.serve",
+        description="The runner child of `silkwatch serve`: serve the silkwatch deployments.",
+    )
+    parser.add_argument("--config", default=None, help="TOML configuration file")
+    args = parser.parse_args(argv)
+    run_runner(args.config)
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,3 @@
+from silkwatch.cli import cli
+
+cli()

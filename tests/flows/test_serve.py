@@ -1,0 +1,186 @@
+"""`silkwatch serve` unattended: a 1-minute schedule fetches at least twice, a crashing run
+does not stop the schedule, and SIGTERM stops everything serve started within 30 s.
+
+This runs the real command as a subprocess with its own local `prefect server start`,
+against a loopback feed server, and watches the process tree from /proc. It takes about
+two to three minutes (the schedule's interval is one minute).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from flows.serve import DIGEST_DEPLOYMENT, MONITOR_DEPLOYMENT, digest_cron
+from silkwatch.config import ScheduleSettings
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree"),
+]
+
+DEADLINE_SECONDS = 210  # two cycles: server start (16-65 s) + first run + one interval + margin
+ETAG = '"v1"'
+
+
+def _stat(pid: int) -> tuple[int, str, str] | None:
+    """(parent pid, state, start time) of a live process, or None."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[1]), fields[0], fields[19]
+
+
+def _descendants(root: int) -> set[tuple[int, str]]:
+    """(pid, start time) of every live process below ``root``."""
+    parents: dict[int, tuple[int, str]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (st := _stat(int(entry))) is not None and st[1] != "Z":
+            parents[int(entry)] = (st[0], st[2])
+    found: set[tuple[int, str]] = set()
+    frontier = {root}
+    while frontier:
+        children = {pid for pid, (ppid, _) in parents.items() if ppid in frontier}
+        found |= {(pid, parents[pid][1]) for pid in children}
+        frontier = children
+    return found
+
+
+def _alive(process: tuple[int, str]) -> bool:
+    st = _stat(process[0])
+    return st is not None and st[2] == process[1] and st[1] != "Z"
+
+
+def _db_counts(path: Path) -> tuple[int, int] | None:
+    """(monitoring cycles in fetch_log, item_themes rows), or None while a run is writing."""
+    if not path.exists():
+        return None
+    try:
+        with duckdb.connect(str(path), read_only=True) as db:
+            cycles = db.execute("SELECT count(DISTINCT run_id) FROM fetch_log").fetchone()[0]
+            scores = db.execute("SELECT count(*) FROM item_themes").fetchone()[0]
+    except duckdb.Error:
+        return None
+    return int(cycles), int(scores)
+
+
+def _config(feed_url: str, model: str) -> str:
+    return f"""
+[storage]
+database = "sw.duckdb"
+
+[classifier]
+model = "{model}"
+
+[schedule]
+monitor_every_minutes = 1
+digest_at = "06:30"
+timezone = "Asia/Almaty"
+
+[[feeds]]
+url = "{feed_url}"
+name = "Loopback"
+"""
+
+
+def test_serve_runs_on_schedule_survives_a_crash_and_stops_cleanly(
+    httpserver: HTTPServer, write_config, make_rss, tmp_path: Path
+):
+    body = make_rss(
+        "Loopback",
+        [
+            {"title": f"Story {i}", "link": f"https://news.example/{i}", "guid": f"g{i}",
+             "description": "Almaty city hall deploys an AI traffic signal platform."}
+            for i in range(5)
+        ],
+    )
+    requests: list[str] = []
+
+    def feed(request: Request) -> Response:
+        requests.append(request.headers.get("If-None-Match", ""))
+        if request.headers.get("If-None-Match") == ETAG:
+            return Response(status=304, headers={"ETag": ETAG})
+        return Response(body, content_type="application/rss+xml", headers={"ETag": ETAG})
+
+    httpserver.expect_request("/feed.xml").respond_with_handler(feed)
+    feed_url = httpserver.url_for("/feed.xml")
+    # The first run crashes: the model path does not exist (it fails after ingest).
+    config = write_config(_config(feed_url, str(tmp_path / "no-such-model")))
+    db_path = tmp_path / "sw.duckdb"
+    log_path = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    env["PREFECT_RUNNER_POLL_FREQUENCY"] = "2"  # pick scheduled runs up promptly (default 10 s)
+
+    seen: set[tuple[int, str]] = set()
+    with log_path.open("wb") as log:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "silkwatch", "serve", "--config", str(config)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+            start_new_session=True,
+        )
+        try:
+            api_url = None
+            fixed = False
+            counts = None
+            deadline = time.monotonic() + DEADLINE_SECONDS
+            while time.monotonic() < deadline and serve.poll() is None:
+                seen |= _descendants(serve.pid)
+                if api_url is None:
+                    m = re.search(r"Prefect server on (http://\S+/api)", log_path.read_text())
+                    api_url = m.group(1) if m else None
+                counts = _db_counts(db_path) or counts
+                if counts and counts[0] >= 1 and not fixed:
+                    # after the crashing first cycle, repair the config: the next run reads it
+                    config.write_text(_config(feed_url, ""))
+                    fixed = True
+                if counts and counts[0] >= 2 and counts[1] > 0:
+                    break
+                time.sleep(2)
+            assert serve.poll() is None, log_path.read_text()[-3000:]
+            tail = log_path.read_text()[-4000:]
+            assert counts and counts[0] >= 2, f"cycles seen: {counts}\n{tail}"
+            assert counts[1] > 0, f"the run after the crash scored nothing\n{tail}"
+
+            deployments = httpx.post(f"{api_url}/deployments/filter", json={}).json()
+            by_name = {d["name"]: d for d in deployments}
+            assert {MONITOR_DEPLOYMENT, DIGEST_DEPLOYMENT} <= set(by_name)
+            digest_schedule = by_name[DIGEST_DEPLOYMENT]["schedules"][0]["schedule"]
+            assert digest_schedule["cron"] == digest_cron(ScheduleSettings(digest_at="06:30"))
+            assert digest_schedule["timezone"] == "Asia/Almaty"
+            assert by_name[MONITOR_DEPLOYMENT]["concurrency_limit"] == 1
+
+            seen |= _descendants(serve.pid)
+            serve.send_signal(signal.SIGTERM)
+            assert serve.wait(timeout=30) == 0, log_path.read_text()[-3000:]
+        finally:
+            if serve.poll() is None:  # only if an assertion above failed
+                os.killpg(serve.pid, signal.SIGKILL)
+                for pid, _ in _descendants(serve.pid) | seen:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+                serve.wait()
+
+    time.sleep(1)  # let init reap the last orphans
+    survivors = [p for p in seen if _alive(p)]
+    assert not survivors, f"processes left behind: {survivors}"
+    assert len(seen) >= 2  # the server and the runner (and flow runs) were seen and are gone
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{api_url}/health", timeout=2)
+    assert requests[0] == "" and ETAG in requests[1:]  # the later cycle sent the validator
+    output = log_path.read_text()
+    assert "received SIGTERM: stopping" in output and "stopped" in output
