@@ -30,7 +30,7 @@ import duckdb
 import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus_server import CorpusFile, CorpusServer, manifest, response_headers
+from corpus_server import CorpusFile, CorpusServer, manifest, response_headers, write_config
 
 
 def _decoded(body: bytes, headers: dict[str, str]) -> bytes | None:
@@ -98,27 +98,25 @@ def run(limit: int | None, out: Path | None) -> dict[str, object]:
 
     prepare_prefect_env()
     from flows.monitor import monitor
-    from silkwatch.config import FeedSettings, load_settings
+    from silkwatch.config import load_settings
 
     files = manifest()[:limit] if limit else manifest()
     workdir = Path(tempfile.mkdtemp(prefix="silkwatch-corpus-"))
     with CorpusServer(files) as server:
         urls = {server.url(f): f for f in files}
-        base = load_settings(None, environ={})
-        settings = base.model_copy(
-            update={
-                "feeds": tuple(FeedSettings(url=u) for u in urls),
-                "storage": base.storage.model_copy(update={"database": workdir / "corpus.duckdb"}),
-                # one loopback host stands in for thousands of real ones
-                "fetch": base.fetch.model_copy(
-                    update={"per_host_concurrency": 16, "concurrency": 32}
-                ),
-            }
+        # one loopback host stands in for thousands of real ones: allow more per host
+        config = write_config(
+            workdir / "corpus.toml",
+            list(urls),
+            workdir / "corpus.duckdb",
+            per_host_concurrency=16,
+            concurrency=32,
         )
+        settings = load_settings(config, environ={})
         t0 = time.perf_counter()
-        first = monitor(settings=settings, classify=False, alert=False)
+        first = monitor(config_path=str(config), classify=False, alert=False)
         t1 = time.perf_counter()
-        second = monitor(settings=settings, classify=False, alert=False)
+        second = monitor(config_path=str(config), classify=False, alert=False)
         t2 = time.perf_counter()
         bodies = {u: server.body(f) for u, f in urls.items()}
 
@@ -161,8 +159,12 @@ def run(limit: int | None, out: Path | None) -> dict[str, object]:
         "cycle1_seconds": round(t1 - t0, 1),
         "cycle2_seconds": round(t2 - t1, 1),
         "feeds_with_exactly_one_outcome": sum(1 for u in urls if outcomes_per_feed.get(u) == 1),
-        "cycle1": {"ok": first.feeds_ok, "failed": first.feeds_failed,
-                   "not_modified": first.feeds_not_modified, "new_items": first.new_items},
+        "cycle1": {
+            "ok": first.feeds_ok,
+            "failed": first.feeds_failed,
+            "not_modified": first.feeds_not_modified,
+            "new_items": first.new_items,
+        },
         "items_stored": sum(stored.values()),
         "count_agreement": matches,
         "count_agreement_pct": round(100 * matches / len(files), 2),

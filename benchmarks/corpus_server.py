@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import re
 import sys
 import threading
@@ -120,3 +121,14 @@ class CorpusServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def write_config(path: Path, urls: list[str], database: Path, **fetch: object) -> Path:
+    """A silkwatch TOML config for these feed URLs (flows take large feed lists by path)."""
+    lines = ["[storage]", f"database = {json.dumps(str(database))}", "[fetch]"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in fetch.items()]
+    lines += ["[alerts]", "rules = []"]
+    for url in urls:
+        lines += ["[[feeds]]", f"url = {json.dumps(url)}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

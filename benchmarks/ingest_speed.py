@@ -11,6 +11,7 @@ Usage: .venv/bin/python benchmarks/ingest_speed.py [--repeat 3]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import sys
 import tempfile
@@ -44,6 +45,7 @@ def main() -> None:
     from prefect import flow
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+    from flows.ingest import ingest_feeds
     from flows.monitor import monitor
     from silkwatch.config import FeedSettings, load_settings
 
@@ -61,7 +63,7 @@ def main() -> None:
     def warm_up() -> None:
         return None
 
-    cold, warm, new_items = [], [], []
+    cold, warm, warm_bare, new_items = [], [], [], []
     with (
         CorpusServer(files) as server,
         temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
@@ -87,6 +89,9 @@ def main() -> None:
             t = time.perf_counter()
             s2 = monitor(settings=settings, classify=False, alert=False)
             warm.append(time.perf_counter() - t)
+            t = time.perf_counter()  # the same warm work without Prefect around it
+            asyncio.run(ingest_feeds(settings, run_id=f"bare-{len(warm)}"))
+            warm_bare.append(time.perf_counter() - t)
             new_items.append((s1.new_items, s1.feeds_ok, s2.feeds_not_modified, s2.new_items))
 
     p, c, w = statistics.median(plain), statistics.median(cold), statistics.median(warm)
@@ -95,6 +100,7 @@ def main() -> None:
     print(f"prefect temporary server start (once): {prefect_start:.1f} s")
     print(f"cold cycle, monitor flow (median): {c:.2f} s  runs={[round(x, 2) for x in cold]}")
     print(f"warm all-304 cycle (median): {w:.2f} s  runs={[round(x, 2) for x in warm]}")
+    print(f"warm all-304 ingest without Prefect (median): {statistics.median(warm_bare):.2f} s")
     print(f"(new items, feeds ok) cold / (304s, new items) warm: {new_items}")
     print(f"ratio cold cycle / plain feedparser: {c / p:.2f}  (goal <= 1.5)")
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import flow, task
@@ -34,7 +35,14 @@ from warehouse.alert_log import (
 )
 from warehouse.db import open_db
 
-__all__ = ["DigestResult", "digest", "digest_period", "send_digest"]
+__all__ = [
+    "DigestResult",
+    "build_digest_context",
+    "digest",
+    "digest_period",
+    "send_digest",
+    "send_digest_task",
+]
 
 #: feeds failing for longer than this are listed in the digest footer
 FAILING_FOR = timedelta(days=1)
@@ -74,7 +82,9 @@ def _recipients(settings: Settings, to: Sequence[str] | None) -> tuple[str, ...]
     )
 
 
-def build_digest_context(settings: Settings, now: datetime, since_hours: float) -> dict:
+def build_digest_context(
+    settings: Settings, now: datetime, since_hours: float
+) -> dict[str, Any]:
     """Query the warehouse and assemble what the digest shows (no sending)."""
     tz = ZoneInfo(settings.schedule.timezone)
     start = now - timedelta(hours=since_hours)

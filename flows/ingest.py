@@ -21,12 +21,11 @@ from datetime import UTC, datetime
 from feeds.decide import is_due, state_after_error, state_after_fetch
 from feeds.fetch import Fetcher
 from feeds.parse import parse_feed
-from warehouse.db import open_db
-from warehouse.feed_store import load_feed_states, save_outcome, sync_feeds
-
 from silkwatch.config import FeedSettings, Settings
 from silkwatch.errors import FeedError
 from silkwatch.types import FeedOutcome, FeedState
+from warehouse.db import open_db
+from warehouse.feed_store import load_feed_states, save_outcomes, sync_feeds
 
 __all__ = ["InternalFeedError", "ingest_feeds", "shard_feeds"]
 
@@ -95,13 +94,9 @@ def _save_all(
     run_id: str,
     batch: list[tuple[FeedOutcome, FeedState]],
 ) -> list[FeedOutcome]:
-    saved = []
-    now = datetime.now(UTC)
     with _writer(settings) as conn:
-        for outcome, state in batch:
-            new = save_outcome(conn, run_id=run_id, outcome=outcome, state=state, now=now)
-            saved.append(replace(outcome, new_items=new))
-    return saved
+        counts = save_outcomes(conn, run_id=run_id, batch=batch, now=datetime.now(UTC))
+    return [replace(outcome, new_items=n) for (outcome, _), n in zip(batch, counts, strict=True)]
 
 
 async def ingest_feeds(

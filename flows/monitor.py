@@ -41,19 +41,6 @@ def classify_task(settings: Settings, progress: Callable[[int, int], None] | Non
     return classify_new_items(settings, progress=progress)
 
 
-@task(
-    name="deliver-alerts",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    retries=1,
-    retry_delay_seconds=5,
-)
-def deliver_task(settings: Settings, run_id: str):
-    from flows.notify import deliver_alerts
-
-    return deliver_alerts(settings, run_id=run_id)
-
-
 def _summarise(run_id: str, outcomes: list[FeedOutcome], **extra: object) -> CycleSummary:
     counts = {"ok": 0, "not_modified": 0, "failed": 0, "skipped": 0}
     for o in outcomes:
@@ -91,8 +78,10 @@ def run_cycle(
     if classify and settings.themes:
         result = classify_task(settings)
         scored, matches = result.scored, result.matched
-    if alert:
-        alerts = deliver_task(settings, run_id)
+    if alert and shard == 0:  # one deliverer, however many shards fetch
+        from flows.notify import deliver_alerts_task
+
+        alerts = deliver_alerts_task(settings, run_id=run_id)
         sent, send_failed = alerts.sent, alerts.failed
     summary = _summarise(
         run_id,

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -43,6 +43,9 @@ from warehouse.alert_log import (
     record_messages,
 )
 from warehouse.db import open_db
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["AlertResult", "deliver_alerts", "deliver_alerts_task", "plan_alerts"]
 
@@ -94,7 +97,9 @@ def _rule_resource(rule: str) -> dict[str, str]:
             "prefect.resource.name": rule}
 
 
-def plan_alerts(db: Any, settings: Settings, now: datetime) -> list[PlannedAlert]:
+def plan_alerts(
+    db: duckdb.DuckDBPyConnection, settings: Settings, now: datetime
+) -> list[PlannedAlert]:
     """Each rule's new matches per channel, from the current scores in the database."""
     rules = settings.alerts.rules
     if not rules:

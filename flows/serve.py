@@ -20,6 +20,7 @@ the runner carry on, and a runner that dies is restarted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -73,9 +74,9 @@ def build_deployments(schedule: ScheduleSettings, config_path: str | None) -> li
     return [
         monitor.to_deployment(
             name=MONITOR_DEPLOYMENT,
-            # anchored at start-up: the first cycle runs right away, then every N minutes
+            # run_runner starts the first cycle at once; the schedule takes over from there
             schedule=IntervalSchedule(
-                interval=every, anchor_date=datetime.now(UTC), timezone=schedule.timezone
+                interval=every, anchor_date=datetime.now(UTC) + every, timezone=schedule.timezone
             ),
             parameters=params,
             concurrency_limit=one_at_a_time,
@@ -96,14 +97,25 @@ def build_deployments(schedule: ScheduleSettings, config_path: str | None) -> li
 
 
 def run_runner(config_path: str | None) -> None:
-    """The runner child: register the deployments and execute their runs until SIGTERM."""
-    from prefect import serve
+    """The runner child: register the deployments, start a first cycle, run until SIGTERM.
+
+    Like ``prefect.serve`` plus one thing: a monitoring run is requested at once, so a
+    fresh ``silkwatch serve`` shows a cycle within seconds instead of one interval later
+    (the interval schedule is anchored one interval after start-up).
+    """
+    import asyncio
+
+    from prefect.deployments import run_deployment
+    from prefect.runner import Runner
 
     settings = load_settings(config_path)
-    deployments = build_deployments(settings.schedule, config_path)
     # limit=1: the runner starts one flow run at a time, so monitor and digest never
-    # write to the DuckDB file together.
-    serve(*deployments, limit=1, print_starting_message=False)
+    # write to the DuckDB file together. pause_on_shutdown: no runs pile up while stopped.
+    runner = Runner(name="silkwatch", limit=1, pause_on_shutdown=True)
+    ids = [runner.add_deployment(d) for d in build_deployments(settings.schedule, config_path)]
+    run_deployment(ids[0], timeout=0)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runner.start())
 
 
 @dataclass(frozen=True)

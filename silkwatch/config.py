@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "SILKWATCH_"
+DEFAULT_SOURCE = "built-in defaults"
 CONFIG_ENV = "SILKWATCH_CONFIG"
 
 
@@ -229,7 +230,7 @@ class Settings(_Strict):
     digest: DigestSettings = DigestSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     #: where the settings came from, for messages ("built-in defaults" or a file path)
-    source: str = "built-in defaults"
+    source: str = DEFAULT_SOURCE
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
@@ -261,6 +262,15 @@ class Settings(_Strict):
                     f"(use 'email' or 'webhook:NAME' with a [webhooks.NAME] table)"
                 )
         return self
+
+    @property
+    def config_file(self) -> str | None:
+        """The TOML file these settings came from, to hand to a flow run by path.
+
+        Flow parameters are stored by Prefect (and capped at 512 KB), so runs get a path
+        rather than a serialised copy of a large feed list.
+        """
+        return None if self.source == DEFAULT_SOURCE else self.source
 
     def themes_version(self) -> str:
         """A short hash of the theme definitions, stored with every score."""
@@ -351,7 +361,7 @@ def load_settings(
     if path is None and environ.get(CONFIG_ENV):
         path = environ[CONFIG_ENV]
     user: dict[str, Any] = {}
-    source = "built-in defaults"
+    source = DEFAULT_SOURCE
     base = Path.cwd()
     if path is not None:
         p = Path(path).expanduser()

@@ -55,23 +55,25 @@ def sync_feeds(conn: duckdb.DuckDBPyConnection, feeds: Sequence[FeedSettings]) -
         [f.name for f in by_url.values()],
         [list(f.tags) for f in by_url.values()],
     ]
-    configured = (
-        "SELECT unnest($1::VARCHAR[]) AS url, unnest($2::VARCHAR[]) AS name, "
-        "unnest($3::VARCHAR[][]) AS tags"
-    )
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(
-            f"""
-            UPDATE feeds SET name = c.name, tags = c.tags FROM ({configured}) AS c
+            """
+            UPDATE feeds SET name = c.name, tags = c.tags
+            FROM (SELECT unnest($1::VARCHAR[]) AS url, unnest($2::VARCHAR[]) AS name,
+                         unnest($3::VARCHAR[][]) AS tags) AS c
             WHERE feeds.url = c.url
               AND (feeds.name IS DISTINCT FROM c.name OR feeds.tags IS DISTINCT FROM c.tags)
             """,
             params,
         )
         conn.execute(
-            f"INSERT INTO feeds (url, name, tags) SELECT * FROM ({configured}) AS c "
-            "WHERE c.url NOT IN (SELECT url FROM feeds)",
+            """
+            INSERT INTO feeds (url, name, tags)
+            SELECT * FROM (SELECT unnest($1::VARCHAR[]) AS url, unnest($2::VARCHAR[]) AS name,
+                                  unnest($3::VARCHAR[][]) AS tags) AS c
+            WHERE c.url NOT IN (SELECT url FROM feeds)
+            """,
             params,
         )
         conn.execute("COMMIT")
@@ -131,25 +133,26 @@ def _stored_keys(
     """Which of these item ids and (feed, guid) pairs are already stored.
 
     Asked before inserting instead of ``ON CONFLICT DO NOTHING``: DuckDB's conflict
-    handling costs about a millisecond per row on a large table, these lookups a few
-    milliseconds per batch.
+    handling costs 10-70 µs per row and grows with the table (measured: 290 ms for 40 rows
+    into a million-row table); this lookup takes a few milliseconds per batch.
     """
-    ids = {
-        r[0]
-        for r in conn.execute(
-            "SELECT item_id FROM items WHERE item_id IN (SELECT unnest($1::VARCHAR[]))",
-            [[item.item_id for _, item in rows]],
-        ).fetchall()
-    }
-    pairs = {
-        (r[0], r[1])
-        for r in conn.execute(
-            "SELECT feed_url, guid FROM items "
-            "WHERE feed_url IN (SELECT unnest($1::VARCHAR[])) "
-            "AND guid IN (SELECT unnest($2::VARCHAR[]))",
-            [sorted({url for url, _ in rows}), sorted({item.guid for _, item in rows})],
-        ).fetchall()
-    }
+    found = conn.execute(
+        """
+        SELECT item_id, feed_url, guid FROM items
+        WHERE item_id IN (SELECT unnest($1::VARCHAR[]))
+        UNION ALL
+        SELECT item_id, feed_url, guid FROM items
+        WHERE feed_url IN (SELECT unnest($2::VARCHAR[]))
+          AND guid IN (SELECT unnest($3::VARCHAR[]))
+        """,
+        [
+            [item.item_id for _, item in rows],
+            sorted({url for url, _ in rows}),
+            sorted({item.guid for _, item in rows}),
+        ],
+    ).fetchall()
+    ids = {item_id for item_id, _, _ in found}
+    pairs = {(feed_url, guid) for _, feed_url, guid in found}
     return ids, pairs
 
 
@@ -278,6 +281,24 @@ def _http_status(outcome: FeedOutcome) -> int | None:
     return None
 
 
+def _log_message(outcome: FeedOutcome) -> str | None:
+    """The error, or for a stored document what an analyst should know about it.
+
+    A feed that yields nothing always says why: an error, or that the document is a
+    valid feed with no entries.
+    """
+    if outcome.error is not None:
+        return str(outcome.error)
+    feed = outcome.feed
+    if feed is None:
+        return None
+    if feed.warning:
+        return f"recovered from a broken document: {feed.warning}"
+    if not feed.items:
+        return f"valid {feed.format or 'feed'} document with no entries"
+    return None
+
+
 def _append_fetch_log(
     conn: duckdb.DuckDBPyConnection,
     run_id: str,
@@ -300,7 +321,7 @@ def _append_fetch_log(
             now,
             [_log_status(o) for o in outcomes],
             [_http_status(o) for o in outcomes],
-            [str(e) if e is not None else None for e in errors],
+            [_log_message(o) for o in outcomes],
             [e.transient if e is not None else None for e in errors],
             [len(o.fetch.body) if o.fetch is not None else None for o in outcomes],
             [len(o.feed.items) if o.feed is not None else None for o in outcomes],

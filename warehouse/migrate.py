@@ -17,7 +17,14 @@ import duckdb
 
 from silkwatch.errors import StorageError
 
-__all__ = ["Migration", "apply_migrations", "available_migrations", "schema_version"]
+__all__ = [
+    "Migration",
+    "applied_versions",
+    "apply_migrations",
+    "available_migrations",
+    "database_path",
+    "schema_version",
+]
 
 _FILE_NAME = re.compile(r"^(\d{3})_[A-Za-z0-9_]+\.sql$")
 
@@ -51,19 +58,18 @@ def available_migrations(package: str = "warehouse") -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def _has_migrations_table(conn: duckdb.DuckDBPyConnection) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'main' AND table_name = 'schema_migrations'"
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def applied_versions(conn: duckdb.DuckDBPyConnection) -> set[int]:
-    """Versions recorded in ``schema_migrations`` (empty for a new file)."""
-    if not _has_migrations_table(conn):
+    """Versions recorded in ``schema_migrations`` (empty for a new file).
+
+    Asking the table directly and treating "no such table" as a new file is the cheapest
+    check: catalog functions (information_schema, duckdb_tables()) cost tens of
+    milliseconds on first use, paid on every open of a short-lived writer.
+    """
+    try:
+        rows = conn.execute("SELECT version FROM schema_migrations").fetchall()
+    except duckdb.CatalogException:
         return set()
-    return {v for (v,) in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+    return {v for (v,) in rows}
 
 
 def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
@@ -73,9 +79,12 @@ def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
 
 def database_path(conn: duckdb.DuckDBPyConnection) -> str:
     """The file behind ``conn``, for error messages (``:memory:`` for in-memory databases)."""
-    row = conn.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
+    try:
+        row = conn.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()
+    except duckdb.Error:  # a broken connection must not hide the error being reported
+        return "(database)"
     return str(row[0]) if row and row[0] else ":memory:"
 
 

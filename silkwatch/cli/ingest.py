@@ -74,7 +74,7 @@ def run(
     ):
         job = bar.add_task("fetching feeds", total=total)
         summary = monitor(
-            settings=settings,
+            config_path=settings.config_file,
             shard=shard,
             shards=shards,
             classify=not no_classify,

@@ -105,3 +105,27 @@ def test_an_unreachable_server_fails_the_message_not_the_task(
     assert {e.event for e in events} == {"silkwatch.item.matched", "silkwatch.alert.failed"}
     [failed] = [e for e in events if e.event == "silkwatch.alert.failed"]
     assert f"127.0.0.1:{unused_port}" in failed.payload["error"]
+
+
+def test_a_cycle_with_smtp_down_completes_and_the_next_cycle_delivers(
+    write_config, unused_port, make_smtp_server, seed_items
+):
+    from flows.monitor import monitor
+    from warehouse.db import open_db
+
+    # No feeds to fetch: the matches are already stored (scored as the classifier would).
+    settings = load_settings(write_config("feeds = []\n" + CONFIG.format(port=unused_port)),
+                             environ={})
+    seed_items(settings, [{"id": "a", "title": "City Brain", "scores": {"smart_cities": 0.9}}])
+
+    down = monitor(settings=settings, classify=False)
+
+    assert (down.alerts_sent, down.alerts_failed) == (0, 1)
+    with open_db(settings.storage.database) as db:
+        assert db.sql("SELECT status, attempts FROM alerts_sent").fetchall() == [("failed", 1)]
+
+    server = make_smtp_server(port=unused_port)
+    up = monitor(settings=settings, classify=False)
+
+    assert (up.alerts_sent, up.alerts_failed) == (1, 0)
+    assert len(server.messages) == 1

@@ -50,7 +50,7 @@ CREATE TABLE fetch_log (
     fetched_at   TIMESTAMPTZ NOT NULL, -- when the request started
     status       VARCHAR NOT NULL,     -- ok | not_modified | fetch_error | parse_error | rate_limited | skipped
     http_status  INTEGER,              -- HTTP status code, if a response came back
-    error        VARCHAR,              -- error message, if any
+    error        VARCHAR,              -- error message; for a stored document, a warning (recovered parse, no entries)
     transient    BOOLEAN,              -- whether the error may go away by itself
     bytes        BIGINT,               -- body size received
     items_seen   INTEGER,              -- entries in the feed document
