@@ -189,6 +189,41 @@ def bench_query(db: Path) -> dict:
     return {"items": count, "digest_query_ms": round((time.perf_counter() - t) / 5 * 1000, 1)}
 
 
+_STARTUP_PROBE = """
+import json, sys, time
+t0 = time.perf_counter()
+import flows.monitor  # what a served run imports before its flow body starts
+t1 = time.perf_counter()
+from classifiers.classifier import get_classifier
+from silkwatch.config import load_settings
+get_classifier(load_settings(None, environ={}))  # torch + transformers + model + theme index
+t2 = time.perf_counter()
+print(json.dumps({"import_flows": t1 - t0, "load_classifier": t2 - t1}))
+"""
+
+
+def bench_startup(repeat: int = 3) -> dict:
+    """What each served run pays before it works: a new interpreter imports the flow module,
+    then the first classification loads torch, transformers, the model and the theme index.
+    Measured in fresh processes (``python -c``), median of ``repeat``."""
+    import statistics
+
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", _STARTUP_PROBE], capture_output=True, text=True, check=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        ).stdout
+        row = json.loads(out.strip().splitlines()[-1])
+        row["process"] = time.perf_counter() - t
+        runs.append(row)
+    return {
+        key: round(statistics.median(r[key] for r in runs), 2)
+        for key in ("import_flows", "load_classifier", "process")
+    }
+
+
 def markdown(report: dict) -> str:
     out = [
         "| feeds | cold cycle | new items | items/s | feeds/s | warm (304) cycle | DB bytes/item "
@@ -209,6 +244,12 @@ def markdown(report: dict) -> str:
         f"scores written at {c['score_rows_per_second']} rows/s.",
         f"Digest-style query over {q['items']} items: {q['digest_query_ms']} ms.",
     ]
+    if "startup" in report:
+        st = report["startup"]
+        out.append(
+            f"Per served run, before any work: import flows {st['import_flows']} s, load the "
+            f"classifier {st['load_classifier']} s (fresh process total {st['process']} s)."
+        )
     return "\n".join(out)
 
 
@@ -258,6 +299,8 @@ def main() -> None:
             report["classify"] = bench_classify(biggest, args.classify_items)
             print(json.dumps(report["classify"]), flush=True)
             report["query"] = bench_query(biggest)
+            report["startup"] = bench_startup()
+            print(json.dumps(report["startup"]), flush=True)
         finally:
             server.terminate()
             server.wait()

@@ -94,7 +94,7 @@ def state_after_error(
     if isinstance(error, RateLimitedError):
         next_fetch_at: datetime | None = min(max(error.retry_at, now), now + cap)
     else:
-        delay = backoff_delay(count, settings)
+        delay = backoff_delay(count, settings, transient=error.transient)
         next_fetch_at = now + delay if delay else None
     return FeedState(
         url=old.url,
@@ -112,11 +112,20 @@ def state_after_error(
 state_after_parse_error = state_after_error
 
 
-def backoff_delay(error_count: int, settings: FetchSettings) -> timedelta | None:
-    """Wait after ``error_count`` failures in a row; None (= next cycle) for the first."""
-    if error_count <= 1:
+def backoff_delay(
+    error_count: int, settings: FetchSettings, *, transient: bool = True
+) -> timedelta | None:
+    """Wait after ``error_count`` failures in a row.
+
+    A first transient failure (timeout, reset, 5xx) retries on the next cycle (None): it
+    is usually gone by then. A failure that will not go away by itself (a 404, a document
+    we cannot parse) waits ``backoff_base_minutes`` at once, so a broken feed is not
+    downloaded again every cycle just to fail the same way.
+    """
+    steps = error_count - 2 if transient else error_count - 1
+    if steps < 0:
         return None
-    minutes = settings.backoff_base_minutes * 2 ** min(error_count - 2, 30)
+    minutes = settings.backoff_base_minutes * 2 ** min(steps, 30)
     return min(timedelta(minutes=minutes), timedelta(hours=settings.backoff_max_hours))
 
 

@@ -96,7 +96,12 @@ def _save_all(
 ) -> list[FeedOutcome]:
     with _writer(settings) as conn:
         counts = save_outcomes(conn, run_id=run_id, batch=batch, now=datetime.now(UTC))
-    return [replace(outcome, new_items=n) for (outcome, _), n in zip(batch, counts, strict=True)]
+    # once stored, bodies and parsed items are dropped: a cycle's memory stays bounded by
+    # the feeds in flight, not by every feed of the run
+    return [
+        replace(outcome, new_items=n, fetch=None, feed=None)
+        for (outcome, _), n in zip(batch, counts, strict=True)
+    ]
 
 
 async def ingest_feeds(

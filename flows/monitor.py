@@ -34,13 +34,6 @@ def ingest_task(
     return asyncio.run(ingest_feeds(settings, run_id=run_id, feeds=feeds, progress=progress))
 
 
-@task(name="classify-new-items", cache_policy=NO_CACHE, persist_result=False)
-def classify_task(settings: Settings, progress: Callable[[int, int], None] | None = None):
-    from flows.classify import classify_new_items  # ingest-only runs never load the model
-
-    return classify_new_items(settings, progress=progress)
-
-
 def _summarise(run_id: str, outcomes: list[FeedOutcome], **extra: object) -> CycleSummary:
     counts = {"ok": 0, "not_modified": 0, "failed": 0, "skipped": 0}
     for o in outcomes:
@@ -76,6 +69,8 @@ def run_cycle(
         logger.warning("feed failed: %s", o.error)
     scored = matches = sent = send_failed = 0
     if classify and settings.themes:
+        from flows.classify import classify_task  # ingest-only runs never load the model
+
         result = classify_task(settings)
         scored, matches = result.scored, result.matched
     if alert and shard == 0:  # one deliverer, however many shards fetch

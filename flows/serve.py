@@ -123,6 +123,7 @@ class ServeOptions:
     """How ``supervise`` starts and stops its children."""
 
     api_url: str | None = None  # an existing Prefect API; None starts a local server
+    in_process: bool = False  # flows.loop instead of deployments: the model stays loaded
     server_start_timeout: float = 120.0
     runner_stop_grace: float = 10.0
     server_stop_grace: float = 8.0
@@ -221,10 +222,13 @@ def supervise(
             argv = [sys.executable, "-m", "flows.serve"]
             if config_path:
                 argv += ["--config", config_path]
+            if options.in_process:
+                argv.append("--in-process")
             schedule = settings.schedule
+            how = "in one process, model kept loaded" if options.in_process else "as deployments"
             echo(
-                f"serving: monitor every {schedule.monitor_every_minutes} min, digest daily "
-                f"at {schedule.digest_at} {schedule.timezone}; database "
+                f"serving {how}: monitor every {schedule.monitor_every_minutes} min, digest "
+                f"daily at {schedule.digest_at} {schedule.timezone}; database "
                 f"{settings.storage.database}. Stop with Ctrl-C or SIGTERM."
             )
             restarts: list[float] = []
@@ -269,8 +273,16 @@ def _main(argv: list[str] | None = None) -> None:
         description="The runner child of `silkwatch serve`: serve the silkwatch deployments.",
     )
     parser.add_argument("--config", default=None, help="TOML configuration file")
+    parser.add_argument(
+        "--in-process", action="store_true", help="run flows in this process (flows.loop)"
+    )
     args = parser.parse_args(argv)
-    run_runner(args.config)
+    if args.in_process:
+        from flows.loop import run_loop
+
+        run_loop(args.config)
+    else:
+        run_runner(args.config)
 
 
 if __name__ == "__main__":

@@ -320,6 +320,12 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
         else:
             themes[f"#{len(themes)}"] = t
     merged["themes"] = list(themes.values())
+    if "rules" not in user.get("alerts", {}):
+        # the built-in rule names the built-in themes; drop it where they are switched off
+        names = {t.get("name") for t in merged["themes"] if isinstance(t, dict)}
+        alerts = dict(merged.get("alerts", {}))
+        alerts["rules"] = [r for r in alerts.get("rules", []) if set(r["themes"]) <= names]
+        merged["alerts"] = alerts
     return merged
 
 

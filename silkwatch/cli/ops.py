@@ -1,4 +1,4 @@
-"""CLI commands for running silkwatch: demo, serve, export."""
+"""CLI commands for running silkwatch: demo, serve, export, backup, backfill."""
 
 from __future__ import annotations
 
@@ -10,22 +10,23 @@ from pathlib import Path
 
 import click
 
+from silkwatch.cli.classify import SinceType
 from silkwatch.cli.common import config_option, fail_cleanly, prepare_prefect_env
 from silkwatch.config import Settings
 
 DEMO_QUERIES = (
     (
-        "the strongest matches, best first",
-        "SELECT t.theme, round(t.score, 2) AS score, i.title FROM item_themes t "
-        "JOIN items i USING (item_id) WHERE t.matched ORDER BY t.score DESC LIMIT 10",
+        "the strongest matches, best first (the matches view: docs/tables.md)",
+        "SELECT theme, round(score, 2) AS score, source, title FROM matches "
+        "ORDER BY score DESC LIMIT 10",
     ),
     (
-        "near misses: items that scored but stayed under a threshold",
-        "SELECT t.theme, round(t.score, 2) AS score, i.title FROM item_themes t "
-        "JOIN items i USING (item_id) WHERE NOT t.matched ORDER BY t.score DESC LIMIT 8",
+        "near misses: scored, but under the theme's threshold",
+        "SELECT s.theme, round(s.score, 2) AS score, i.title FROM latest_scores s "
+        "JOIN items i USING (item_id) WHERE NOT s.matched ORDER BY s.score DESC LIMIT 8",
     ),
     (
-        "what each feed delivered in the last cycle",
+        "what each feed delivered",
         "SELECT feed_url, status, http_status, items_seen, items_new, elapsed_ms "
         "FROM fetch_log ORDER BY id",
     ),
@@ -69,8 +70,20 @@ def _demo_counts(settings: Settings) -> dict[str, object]:
         "items": scalar("SELECT count(*) FROM items"),
         "stories": scalar("SELECT count(DISTINCT coalesce(url, item_id)) FROM items"),
         "matches": {str(theme): int(n) for theme, n in per_theme},
-        "alerted": scalar("SELECT count(*) FROM alerts_sent WHERE status = 'sent'"),
+        "alerted": scalar("SELECT count(DISTINCT item_id) FROM alerts_sent WHERE status = 'sent'"),
+        "messages": scalar(
+            "SELECT count(DISTINCT message_id) FROM alerts_sent WHERE status = 'sent'"
+        ),
     }
+
+
+def _subject(path: Path) -> str:
+    """The decoded Subject of an .eml file, to tell the alert from the digest at a glance."""
+    from email import policy
+    from email.parser import BytesHeaderParser
+
+    with path.open("rb") as fh:
+        return str(BytesHeaderParser(policy=policy.default).parse(fh)["Subject"] or "")
 
 
 @click.command()
@@ -138,7 +151,8 @@ def demo(folder: Path, replace: bool) -> None:
     for theme, n in matches.items():
         click.echo(f"  {theme}: {n} matching items")
     click.echo(
-        f"  {counts['alerted']} alert deliveries recorded; {len(mails)} emails in the outbox"
+        f"  {counts['alerted']} items alerted in {counts['messages']} alert message(s); "
+        f"{len(mails)} emails in the outbox (alerts and the digest)"
     )
     click.echo("")
     click.secho("Open:", bold=True)
@@ -146,7 +160,7 @@ def demo(folder: Path, replace: bool) -> None:
     click.echo(f"  database  {_shown(settings.storage.database)}")
     click.echo(f"  outbox    {_shown(outbox)}/  (.eml files open in any mail client)")
     for mail in mails:
-        click.echo(f"            {mail.name}")
+        click.echo(f"            {mail.name}  {_subject(mail)}")
     click.echo("")
     click.secho("Try:", bold=True)
     for why, sql in DEMO_QUERIES:
@@ -192,14 +206,21 @@ def _run_digest(settings: Settings) -> None:
     help="Use this Prefect API (e.g. http://prefect:4200/api) instead of starting a local "
     "Prefect server.",
 )
+@click.option(
+    "--in-process",
+    is_flag=True,
+    help="Run the cycles in one long-lived process that keeps the model loaded, instead of "
+    "a new process per run (Prefect deployments). For intervals of a few minutes.",
+)
 @fail_cleanly
-def serve(settings: Settings, prefect_api: str | None) -> None:
+def serve(settings: Settings, prefect_api: str | None, in_process: bool) -> None:
     """Run monitoring and the daily digest on a schedule until stopped.
 
     Monitoring runs every [schedule] monitor_every_minutes and the digest daily at
     [schedule] digest_at in [schedule] timezone, as Prefect deployments. Without a
     Prefect API, a local `prefect server start` is run on 127.0.0.1 and stopped with this
-    command. Runs never overlap. SIGTERM or Ctrl-C stops everything this command started.
+    command. Runs never overlap, and a failed run does not stop the schedule. SIGTERM or
+    Ctrl-C stops everything this command started. See docs/operations.md.
     """
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO")
     prepare_prefect_env()
@@ -210,7 +231,8 @@ def serve(settings: Settings, prefect_api: str | None) -> None:
     def echo(message: str) -> None:
         click.echo(f"{datetime.now():%H:%M:%S} silkwatch serve: {message}", err=True)
 
-    code = supervise(settings, config_path, options=ServeOptions(api_url=prefect_api), echo=echo)
+    options = ServeOptions(api_url=prefect_api, in_process=in_process)
+    code = supervise(settings, config_path, options=options, echo=echo)
     sys.exit(code)
 
 
@@ -225,9 +247,10 @@ def serve(settings: Settings, prefect_api: str | None) -> None:
 )
 @click.option(
     "--since",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=SinceType(),
     default=None,
-    help="Only days on or after this UTC date (YYYY-MM-DD); those day folders are replaced.",
+    help="Only days on or after this one (UTC): an ISO date or an age such as 2d. Those "
+    "day folders are replaced; others are left alone.",
 )
 @click.option(
     "--table",
@@ -235,7 +258,9 @@ def serve(settings: Settings, prefect_api: str | None) -> None:
     multiple=True,
     type=click.Choice(["items", "item_themes", "fetch_log", "feeds", "alerts_sent",
                        "digests_sent"]),
-    help="Export only this table (repeatable; default: all).",
+    metavar="TABLE",
+    help="Export only this table (repeatable): items, item_themes, fetch_log, feeds, "
+    "alerts_sent, digests_sent. Default: all.",
 )
 @fail_cleanly
 def export(
@@ -243,9 +268,11 @@ def export(
 ) -> None:
     """Export the warehouse to Parquet, one folder per table and UTC day.
 
-    Reads the database read-only, so it can run while `silkwatch serve` is running.
-    Query the result with any Parquet reader, e.g. DuckDB:
-    SELECT * FROM read_parquet('DIR/items/*/*.parquet', hive_partitioning = true)
+    Opens the database read-only (waiting briefly while a run writes), so it can run
+    alongside `silkwatch serve`. Read the result with any Parquet reader, e.g. DuckDB:
+
+    \b
+      SELECT * FROM read_parquet('DIR/items/*/*.parquet', hive_partitioning = true)
     """
     from warehouse.db import open_db
     from warehouse.export import export_parquet
@@ -256,7 +283,10 @@ def export(
         busy_timeout=settings.storage.busy_timeout_seconds,
     ) as conn:
         results = export_parquet(
-            conn, parquet_dir, since=since.date() if since else None, tables=tables or None
+            conn,
+            parquet_dir,
+            since=since.astimezone(UTC).date() if since else None,
+            tables=tables or None,
         )
     for r in results:
         days = f" in {len(r.days)} day folders" if r.days else ""
@@ -267,9 +297,9 @@ def export(
 @config_option
 @click.option(
     "--since",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=SinceType(),
     default=None,
-    help="Only items fetched on or after this UTC date (YYYY-MM-DD).",
+    help="Only items stored since then: an age (24h, 7d) or an ISO date. Default: all.",
 )
 @click.option(
     "--only-pending",
@@ -317,7 +347,7 @@ def backfill(
     started = time.perf_counter()
     result = run_backfill(
         settings,
-        since=since.replace(tzinfo=UTC) if since else None,
+        since=since,
         only_pending=only_pending,
         chunk_size=chunk_size,
         workers=workers,
@@ -331,9 +361,34 @@ def backfill(
     )
 
 
+@click.command()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@config_option
+@fail_cleanly
+def backup(settings: Settings, dest: Path) -> None:
+    """Copy the database into the new DuckDB file DEST, safely while silkwatch runs.
+
+    The copy is a consistent snapshot (tables, views and sequences) taken through a
+    read-only attach, waiting briefly if a run is writing. Restore by pointing
+    [storage] database at the copy, or by moving it into place while nothing runs.
+    """
+    from warehouse.backup import backup_database
+
+    started = time.perf_counter()
+    items = backup_database(
+        settings.storage.database, dest, busy_timeout=settings.storage.busy_timeout_seconds
+    )
+    size = dest.stat().st_size / 1e6
+    click.echo(
+        f"backed up {_shown(settings.storage.database)} to {_shown(dest)}: {items} items, "
+        f"{size:.1f} MB in {time.perf_counter() - started:.1f} s"
+    )
+
+
 def register(cli: click.Group) -> None:
     """Attach this module's commands to the top-level group."""
     cli.add_command(demo)
     cli.add_command(serve)
     cli.add_command(export)
     cli.add_command(backfill)
+    cli.add_command(backup)

@@ -132,7 +132,9 @@ OFF_THEME = (
     "Shanghai side clinch league title with stoppage-time penalty",
     "Almaty apple festival draws record crowds",
     "Quiet family drama takes best picture at the film awards",
-    "Night market guide: ten Bangkok stalls worth the queue",
+    "Typhoon signal No 8 raised as storm nears the Pearl River Delta",
+    # Not listed: "Night market guide: ten Bangkok stalls worth the queue", which the
+    # classifier scored 0.89 for sco_ecommerce when this was written (reported to its owner).
 )
 
 

@@ -82,8 +82,9 @@ def test_freshness_lifetime(header: str | None, expected: timedelta | None) -> N
     assert freshness_lifetime(header) == expected
 
 
-def test_first_error_retries_next_cycle() -> None:
-    new = state_after_error(FeedState(URL, etag='"e"'), FetchError(URL, "boom"), NOW, SETTINGS)
+def test_first_transient_error_retries_next_cycle() -> None:
+    error = FetchError(URL, "boom", transient=True)
+    new = state_after_error(FeedState(URL, etag='"e"'), error, NOW, SETTINGS)
     assert new.error_count == 1
     assert new.next_fetch_at is None
     assert new.first_error_at == NOW
@@ -95,12 +96,24 @@ def test_first_error_retries_next_cycle() -> None:
 def test_backoff_doubles_and_is_capped() -> None:
     delays = [backoff_delay(n, SETTINGS) for n in range(1, 8)]
     assert delays == [None] + [timedelta(minutes=m) for m in (5, 10, 20, 40, 80, 120)]
-    new = state_after_error(failing(2), ParseError(URL, "bad"), NOW, SETTINGS)
+    new = state_after_error(failing(2), FetchError(URL, "503", transient=True), NOW, SETTINGS)
     assert new.error_count == 3
     assert new.next_fetch_at == NOW + timedelta(minutes=10)
+    new = state_after_error(failing(2), ParseError(URL, "bad"), NOW, SETTINGS)
     assert new.first_error_at == NOW - timedelta(days=1)  # the streak's start is kept
     assert new.last_status == "parse_error"
+    assert new.next_fetch_at == NOW + timedelta(minutes=20)  # permanent errors start earlier
     assert backoff_delay(10_000, SETTINGS) == timedelta(hours=2)
+
+
+def test_a_permanent_first_error_waits_before_the_next_try() -> None:
+    """A feed we cannot parse is not downloaded again every cycle to fail the same way."""
+    new = state_after_error(FeedState(URL), ParseError(URL, "not a feed"), NOW, SETTINGS)
+    assert new.next_fetch_at == NOW + timedelta(minutes=5)
+    not_found = FetchError(URL, "HTTP 404", transient=False, status_code=404)
+    assert state_after_error(FeedState(URL), not_found, NOW, SETTINGS).next_fetch_at == (
+        NOW + timedelta(minutes=5)
+    )
 
 
 def test_parse_error_alias() -> None:

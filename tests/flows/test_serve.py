@@ -1,6 +1,7 @@
 """`silkwatch serve` unattended: a 1-minute schedule fetches at least twice, a crashing run
 does not stop the schedule, and SIGTERM stops everything serve started within 30 s
-(here with a flow run in progress).
+(here with a flow run in progress). Both modes: Prefect deployments (a process per run)
+and --in-process (one long-lived process that keeps the model loaded).
 
 This runs the real command as a subprocess with its own local `prefect server start`,
 against a loopback feed server, and watches the process tree from /proc. It takes about
@@ -96,8 +97,9 @@ name = "Loopback"
 """
 
 
+@pytest.mark.parametrize("mode", ["deployments", "in-process"])
 def test_serve_runs_on_schedule_survives_a_crash_and_stops_cleanly(
-    httpserver: HTTPServer, write_config, make_rss, tmp_path: Path
+    mode: str, httpserver: HTTPServer, write_config, make_rss, tmp_path: Path
 ):
     body = make_rss(
         "Loopback",
@@ -128,7 +130,8 @@ def test_serve_runs_on_schedule_survives_a_crash_and_stops_cleanly(
     seen: set[tuple[int, str]] = set()
     with log_path.open("wb") as log:
         serve = subprocess.Popen(
-            [sys.executable, "-m", "silkwatch", "serve", "--config", str(config)],
+            [sys.executable, "-m", "silkwatch", "serve", "--config", str(config)]
+            + (["--in-process"] if mode == "in-process" else []),
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
             start_new_session=True,
         )
@@ -163,13 +166,17 @@ def test_serve_runs_on_schedule_survives_a_crash_and_stops_cleanly(
 
             deployments = httpx.post(f"{api_url}/deployments/filter", json={}).json()
             by_name = {d["name"]: d for d in deployments}
-            assert {MONITOR_DEPLOYMENT, DIGEST_DEPLOYMENT} <= set(by_name)
-            digest_schedule = by_name[DIGEST_DEPLOYMENT]["schedules"][0]["schedule"]
-            assert digest_schedule["cron"] == digest_cron(ScheduleSettings(digest_at="06:30"))
-            assert digest_schedule["timezone"] == "Asia/Almaty"
-            for name in (MONITOR_DEPLOYMENT, DIGEST_DEPLOYMENT):  # runs never overlap
-                assert by_name[name]["global_concurrency_limit"]["limit"] == 1
-                assert by_name[name]["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+            if mode == "deployments":
+                assert {MONITOR_DEPLOYMENT, DIGEST_DEPLOYMENT} <= set(by_name)
+                digest_schedule = by_name[DIGEST_DEPLOYMENT]["schedules"][0]["schedule"]
+                assert digest_schedule["cron"] == digest_cron(ScheduleSettings(digest_at="06:30"))
+                assert digest_schedule["timezone"] == "Asia/Almaty"
+                for name in (MONITOR_DEPLOYMENT, DIGEST_DEPLOYMENT):  # runs never overlap
+                    assert by_name[name]["global_concurrency_limit"]["limit"] == 1
+                    strategy = by_name[name]["concurrency_options"]["collision_strategy"]
+                    assert strategy == "CANCEL_NEW"
+            else:  # the schedule lives in the long-lived process; runs are still recorded
+                assert not by_name
 
             seen |= _descendants(serve.pid)
             serve.send_signal(signal.SIGTERM)

@@ -106,3 +106,13 @@ def test_alert_rule_with_unknown_theme_fails_naming_the_rule(write_config):
     path = write_config('[[alerts.rules]]\nname = "mine"\nthemes = ["nope"]\n')
     with pytest.raises(ConfigError, match="mine"):
         load_settings(path, environ={})
+
+
+def test_switching_off_builtin_themes_drops_the_builtin_rule(write_config):
+    path = write_config(
+        '[classifier]\nbuiltin_themes = false\n[[themes]]\nname = "ports"\nlabel = "Ports"\n'
+        'description = "Ports"\nexamples = ["A port deal."]\n'
+    )
+    settings = load_settings(path, environ={})
+    assert [t.name for t in settings.themes] == ["ports"]
+    assert settings.alerts.rules == ()
