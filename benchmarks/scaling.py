@@ -4,17 +4,22 @@ handles, so docs/scaling.md can say when to shard, distribute or move storage.
 What runs (all real code, no shortcuts):
 
 1. Ingest: N feeds (real news feeds from ../shared/feeds-corpus/news-snapshots, each served
-   under N/79 distinct URLs from a loopback ``python -m http.server`` in its own process) go
+   under several distinct URLs from a loopback ``python -m http.server`` in its own process) go
    through the real ``monitor`` flow with classification and alerts off, into a fresh DuckDB.
    A cold cycle (everything new) and a warm cycle (server answers 304) per N.
 2. Classification: the real classifier on K stored items (model load timed separately), and
    the DuckDB write of their scores.
 3. Warehouse: file size per item and the time of a digest-style query on the biggest file.
+4. Start-up: what a fresh process (each served run) pays before working.
+5. Sharding: the largest cold ingest again as 1 and as ``--shards`` parallel
+   ``silkwatch run --shard i`` processes on one DuckDB file.
 
 Per-host politeness is lifted (all feeds share one loopback host) and fetch concurrency is
-the default 16. Results go to benchmarks/results/scaling.json and a Markdown table.
+the default 16. "news-snapshots" has 79 files, of which the 74 that are not broken are used
+(N/74 copies each). Results go to benchmarks/results/scaling.json and a Markdown table.
 
 Usage: .venv/bin/python benchmarks/scaling.py [--feeds 50,200,800] [--classify-items 2000]
+       [--shards 2]
 """
 
 from __future__ import annotations
@@ -224,6 +229,37 @@ def bench_startup(repeat: int = 3) -> dict:
     }
 
 
+def bench_shards(n: int, shards: int, sources: list[Path], work: Path, base_dir: Path,
+                 base: str) -> dict:
+    """The same cold ingest as ``silkwatch run`` processes: 1 process, then ``shards`` at once.
+
+    Each process pays its own Python and Prefect start-up (included: that is what a shard
+    costs), and all of them write to one DuckDB file, taking turns on its lock.
+    """
+    results = {}
+    for k in (1, shards):
+        folder = work / f"shards{k}"
+        folder.mkdir()
+        config = write_config(folder / "silkwatch.toml", base, layout(base_dir, sources, n))
+        t = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "silkwatch", "run", "--config", str(config),
+                 "--shard", str(i), "--shards", str(k), "--no-classify", "--no-alerts"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+            for i in range(k)
+        ]
+        errors = [p.communicate()[1].decode()[-500:] for p in procs if p.wait() != 0]
+        wall = time.perf_counter() - t
+        import duckdb
+
+        with duckdb.connect(str(folder / "scaling.duckdb"), read_only=True) as db:
+            items = db.execute("SELECT count(*) FROM items").fetchone()[0]
+        results[f"processes_{k}"] = {"seconds": round(wall, 2), "items": items, "errors": errors}
+    return {"feeds": n, **results}
+
+
 def markdown(report: dict) -> str:
     out = [
         "| feeds | cold cycle | new items | items/s | feeds/s | warm (304) cycle | DB bytes/item "
@@ -244,6 +280,15 @@ def markdown(report: dict) -> str:
         f"scores written at {c['score_rows_per_second']} rows/s.",
         f"Digest-style query over {q['items']} items: {q['digest_query_ms']} ms.",
     ]
+    if "shards" in report:
+        sh = report["shards"]
+        one, many = sh["processes_1"], sh[[k for k in sh if k.startswith("processes_")][-1]]
+        out.append(
+            f"Sharded cold ingest of {sh['feeds']} feeds as `silkwatch run` processes on one "
+            f"DuckDB file: 1 process {one['seconds']} s, "
+            f"{[k for k in sh if k.startswith('processes_')][-1].split('_')[1]} processes "
+            f"{many['seconds']} s ({many['items']} items, same as {one['items']})."
+        )
     if "startup" in report:
         st = report["startup"]
         out.append(
@@ -257,6 +302,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--feeds", default="50,200,800", help="comma-separated feed counts")
     ap.add_argument("--classify-items", type=int, default=2000)
+    ap.add_argument("--shards", type=int, default=2, help="parallel shard processes (0: skip)")
     args = ap.parse_args()
 
     from silkwatch.cli.common import prepare_prefect_env
@@ -301,6 +347,10 @@ def main() -> None:
             report["query"] = bench_query(biggest)
             report["startup"] = bench_startup()
             print(json.dumps(report["startup"]), flush=True)
+            if args.shards > 1:
+                report["shards"] = bench_shards(counts[-1], args.shards, sources, work, served,
+                                                base)
+                print(json.dumps(report["shards"]), flush=True)
         finally:
             server.terminate()
             server.wait()

@@ -53,13 +53,7 @@ def next_slot(previous: datetime, now: datetime, every: timedelta) -> datetime:
     return slot
 
 
-def run_loop(
-    config_path: str | None,
-    *,
-    stop: threading.Event | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    max_cycles: int | None = None,
-) -> int:
+def run_loop(config_path: str | None, *, stop: threading.Event | None = None) -> int:
     """Run monitor now and every N minutes, and the digest daily, until ``stop`` is set.
 
     Returns the number of monitoring cycles started. SIGTERM between runs sets ``stop``;
@@ -73,24 +67,26 @@ def run_loop(
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     schedule = load_settings(config_path).schedule
     every = timedelta(minutes=schedule.monitor_every_minutes)
-    start = clock()
+    start = _now()
     next_monitor, next_digest = start, next_digest_at(start, schedule)
     cycles = 0
     while not stop.is_set():
-        now = clock()
+        now = _now()
         if now >= next_digest:
             _guarded("digest", lambda: digest(config_path=config_path))
-            next_digest = next_digest_at(clock(), schedule)
+            next_digest = next_digest_at(_now(), schedule)
         elif now >= next_monitor:
             cycles += 1
             _guarded("monitor", lambda: monitor(config_path=config_path))
-            next_monitor = next_slot(next_monitor, clock(), every)
-            if max_cycles is not None and cycles >= max_cycles:
-                break
+            next_monitor = next_slot(next_monitor, _now(), every)
         else:
             wait = (min(next_monitor, next_digest) - now).total_seconds()
             stop.wait(max(0.0, min(wait, 5.0)))
     return cycles
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _guarded(name: str, run: Callable[[], object]) -> None:

@@ -70,6 +70,7 @@ class ProcessGroup:
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._stopped = False  # once empty, the group id may be reused: never signal it again
 
     @property
     def pid(self) -> int | None:
@@ -97,7 +98,7 @@ class ProcessGroup:
         return None if self.proc is None else self.proc.poll()
 
     def signal(self, sig: int) -> None:
-        if self.proc is None:
+        if self.proc is None or self._stopped:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, sig)
@@ -108,7 +109,7 @@ class ProcessGroup:
         Returns once no process of the group is left (or after a further few seconds, which
         only a process stuck in the kernel can cause).
         """
-        if self.proc is None:
+        if self.proc is None or self._stopped:
             return True
         pgid = self.proc.pid
         graceful = True
@@ -123,6 +124,7 @@ class ProcessGroup:
         if self._log is not None:
             self._log.close()
             self._log = None
+        self._stopped = True
         return graceful
 
     def _wait_group(self, pgid: int, seconds: float) -> bool:

@@ -8,8 +8,10 @@
 2. starts the runner as a second child, ``python -m flows.serve --config FILE``, which
    registers two deployments (``monitor`` every N minutes, ``digest`` daily at a local time)
    and executes their runs, each in a fresh subprocess;
-3. on SIGTERM or SIGINT stops the runner's and then the server's process groups, so no flow
-   run or server helper outlives it.
+   (with ``--in-process``, the runner child runs ``flows.loop`` instead: the same schedule
+   in one long-lived process that keeps the model loaded);
+3. on SIGTERM, SIGINT or SIGHUP stops the runner's and then the server's process groups, so
+   no flow run or server helper outlives it.
 
 Runs never overlap: each deployment has ``concurrency_limit=1`` with the CANCEL_NEW strategy
 (a run that comes due while the previous one still runs is cancelled, not queued), and the
@@ -165,6 +167,82 @@ def _heartbeat(path: Path) -> None:
         pass
 
 
+def _start_local_server(
+    children: list[ProcessGroup],
+    env: dict[str, str],
+    log: Path,
+    options: ServeOptions,
+    stop: _StopFlag,
+    echo: Echo,
+) -> str | None:
+    """Start ``prefect server start`` on a free loopback port; its API URL once healthy.
+
+    None when it did not become healthy in time, or a stop signal came first. The server is
+    appended to ``children`` as soon as it exists, so the caller always stops it.
+    """
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    echo(f"starting a Prefect server on {api_url} (log: {log})")
+    server = ProcessGroup(
+        "prefect server",
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+         "--port", str(port), "--analytics-off", "--no-ui"],
+        env={**env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+        log_path=log,
+    )
+    children.append(server)
+    server.start()
+    started = time.monotonic()
+    while not stop.event.is_set() and server.exit_code() is None:
+        if wait_for_http(f"{api_url}/health", timeout_seconds=1.0, process=server):
+            echo(f"Prefect server ready in {time.monotonic() - started:.1f} s")
+            return api_url
+        if time.monotonic() - started > options.server_start_timeout:
+            break
+    if not stop.event.is_set():
+        echo(f"error: the Prefect server did not become healthy; see {log}")
+    return None
+
+
+def _watch(
+    start_runner: Callable[[], ProcessGroup],
+    server: ProcessGroup | None,
+    heartbeat: Path,
+    options: ServeOptions,
+    stop: _StopFlag,
+    echo: Echo,
+) -> int:
+    """Keep the runner alive until a stop signal; return the exit status.
+
+    A runner that exits is restarted after a pause (at most ``max_restarts_per_hour``); a
+    Prefect server that exits ends serving, because runs cannot be scheduled without it.
+    """
+    runner = start_runner()
+    restarts: list[float] = []
+    last_beat = 0.0
+    while not stop.event.wait(0.5):
+        if server is not None and server.exit_code() is not None:
+            echo(f"error: the Prefect server exited ({server.exit_code()}); stopping")
+            return 1
+        code = runner.exit_code()
+        if code is None:
+            if time.monotonic() - last_beat >= options.heartbeat_seconds:
+                _heartbeat(heartbeat)
+                last_beat = time.monotonic()
+            continue
+        now = time.monotonic()
+        restarts = [t for t in restarts if now - t < 3600] + [now]
+        if len(restarts) > options.max_restarts_per_hour:
+            echo(f"error: the runner exited {len(restarts)} times in an hour; stopping")
+            return 1
+        echo(f"the runner exited ({code}); restarting in {options.restart_delay:.0f} s")
+        runner.stop(0)
+        if stop.event.wait(options.restart_delay):
+            break
+        runner = start_runner()
+    return 0
+
+
 def supervise(
     settings: Settings,
     config_path: str | None,
@@ -181,42 +259,20 @@ def supervise(
     config_path = str(Path(config_path).resolve()) if config_path else None
     workdir = settings.storage.database.parent
     env = dict(os.environ)
-    env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO")
+    children: list[ProcessGroup] = []  # stopped in reverse order: runners, then the server
     server: ProcessGroup | None = None
-    runner: ProcessGroup | None = None
     api_url = options.api_url or os.environ.get("PREFECT_API_URL")
 
     with _StopFlag() as stop:
         try:
-            if not api_url:
-                port = free_port()
-                api_url = f"http://127.0.0.1:{port}/api"
-                log = workdir / "logs" / "prefect-server.log"
-                echo(f"starting a Prefect server on {api_url} (log: {log})")
-                server = ProcessGroup(
-                    "prefect server",
-                    [sys.executable, "-m", "prefect", "server", "start", "--host",
-                     "127.0.0.1", "--port", str(port), "--analytics-off", "--no-ui"],
-                    env={**env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
-                    log_path=log,
-                ).start()
-                started = time.monotonic()
-                ready = False
-                while not stop.event.is_set() and not ready:
-                    ready = wait_for_http(f"{api_url}/health", timeout_seconds=1.0,
-                                          process=server)
-                    if server.exit_code() is not None or (
-                        time.monotonic() - started > options.server_start_timeout
-                    ):
-                        break
-                if stop.event.is_set():
-                    return 0
-                if not ready:
-                    echo(f"error: the Prefect server did not become healthy; see {log}")
-                    return 1
-                echo(f"Prefect server ready in {time.monotonic() - started:.1f} s")
-            else:
+            if api_url:
                 echo(f"using the Prefect API at {api_url}")
+            else:
+                log = workdir / "logs" / "prefect-server.log"
+                api_url = _start_local_server(children, env, log, options, stop, echo)
+                if api_url is None:
+                    return 0 if stop.event.is_set() else 1
+                server = children[0]
             env["PREFECT_API_URL"] = api_url
 
             argv = [sys.executable, "-m", "flows.serve"]
@@ -231,38 +287,19 @@ def supervise(
                 f"daily at {schedule.digest_at} {schedule.timezone}; database "
                 f"{settings.storage.database}. Stop with Ctrl-C or SIGTERM."
             )
-            restarts: list[float] = []
-            runner = ProcessGroup("runner", argv, env=env).start()
-            heartbeat = workdir / HEARTBEAT_NAME
-            last_beat = 0.0
-            while not stop.event.wait(0.5):
-                if server is not None and server.exit_code() is not None:
-                    echo(f"error: the Prefect server exited ({server.exit_code()}); stopping")
-                    return 1
-                code = runner.exit_code()
-                if code is None:
-                    if time.monotonic() - last_beat >= options.heartbeat_seconds:
-                        _heartbeat(heartbeat)
-                        last_beat = time.monotonic()
-                    continue
-                now = time.monotonic()
-                restarts = [t for t in restarts if now - t < 3600] + [now]
-                if len(restarts) > options.max_restarts_per_hour:
-                    echo(f"error: the runner exited {len(restarts)} times in an hour; stopping")
-                    return 1
-                echo(f"the runner exited ({code}); restarting in {options.restart_delay:.0f} s")
-                runner.stop(0)
-                if stop.event.wait(options.restart_delay):
-                    break
-                runner = ProcessGroup("runner", argv, env=env).start()
-            return 0
+
+            def start_runner() -> ProcessGroup:
+                runner = ProcessGroup("runner", argv, env=env)
+                children.append(runner)
+                return runner.start()
+
+            return _watch(start_runner, server, workdir / HEARTBEAT_NAME, options, stop, echo)
         finally:
             if stop.received is not None:
                 echo(f"received {signal.Signals(stop.received).name}: stopping")
-            if runner is not None:
-                runner.stop(options.runner_stop_grace)
-            if server is not None:
-                server.stop(options.server_stop_grace)
+            for child in reversed(children):
+                grace = options.server_stop_grace if child is server else options.runner_stop_grace
+                child.stop(grace)
             (workdir / HEARTBEAT_NAME).unlink(missing_ok=True)
             echo("stopped")
 

@@ -1,4 +1,4 @@
-"""CLI commands for running silkwatch: demo, serve, export, backup, backfill."""
+"""CLI commands for running silkwatch: demo, serve, deploy, export, backup, backfill."""
 
 from __future__ import annotations
 
@@ -12,188 +12,9 @@ import click
 
 from silkwatch.cli.classify import SinceType
 from silkwatch.cli.common import config_option, fail_cleanly, prepare_prefect_env
+from silkwatch.cli.demo import demo
+from silkwatch.cli.paths import shown as _shown
 from silkwatch.config import Settings
-
-DEMO_QUERIES = (
-    (
-        "the strongest matches, best first (the matches view: docs/tables.md)",
-        "SELECT theme, round(score, 2) AS score, source, title FROM matches "
-        "ORDER BY score DESC LIMIT 10",
-    ),
-    (
-        "near misses: scored, but under the theme's threshold",
-        "SELECT s.theme, round(s.score, 2) AS score, i.title FROM latest_scores s "
-        "JOIN items i USING (item_id) WHERE NOT s.matched ORDER BY s.score DESC LIMIT 8",
-    ),
-    (
-        "what each feed delivered",
-        "SELECT feed_url, status, http_status, items_seen, items_new, elapsed_ms "
-        "FROM fetch_log ORDER BY id",
-    ),
-)
-
-
-def _shown(path: Path) -> str:
-    """A path relative to the working directory when it is inside it (shorter to copy)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def _quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)
-
-
-def _step(n: int, total: int, text: str) -> None:
-    click.secho(f"[{n}/{total}] ", fg="cyan", nl=False, err=True)
-    click.echo(text, err=True)
-
-
-def _demo_counts(settings: Settings) -> dict[str, object]:
-    from warehouse.query import run_query
-
-    db, wait = settings.storage.database, settings.storage.busy_timeout_seconds
-
-    def scalar(sql: str) -> int:
-        return int(run_query(db, sql, busy_timeout=wait).rows[0][0])
-
-    per_theme = run_query(
-        db,
-        "SELECT theme, count(*) FILTER (WHERE matched) FROM item_themes GROUP BY theme "
-        "ORDER BY theme",
-        busy_timeout=wait,
-    ).rows
-    return {
-        "items": scalar("SELECT count(*) FROM items"),
-        "stories": scalar("SELECT count(DISTINCT coalesce(url, item_id)) FROM items"),
-        "matches": {str(theme): int(n) for theme, n in per_theme},
-        "alerted": scalar("SELECT count(DISTINCT item_id) FROM alerts_sent WHERE status = 'sent'"),
-        "messages": scalar(
-            "SELECT count(DISTINCT message_id) FROM alerts_sent WHERE status = 'sent'"
-        ),
-    }
-
-
-def _subject(path: Path) -> str:
-    """The decoded Subject of an .eml file, to tell the alert from the digest at a glance."""
-    from email import policy
-    from email.parser import BytesHeaderParser
-
-    with path.open("rb") as fh:
-        return str(BytesHeaderParser(policy=policy.default).parse(fh)["Subject"] or "")
-
-
-@click.command()
-@click.option(
-    "--dir",
-    "folder",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("silkwatch-demo"),
-    show_default=True,
-    help="Folder for the demo's config, database and outbox (must not exist yet).",
-)
-@click.option(
-    "--replace", is_flag=True, help="Delete an earlier demo's folder first and start over."
-)
-@fail_cleanly
-def demo(folder: Path, replace: bool) -> None:
-    """Run the whole pipeline on bundled sample feeds: no network, no configuration.
-
-    Serves four sample outlets from 127.0.0.1, writes a config into FOLDER, runs one
-    monitoring cycle into a fresh DuckDB there (fetch, store, classify, alert), writes the
-    digest, and prints what happened, the files to open and queries to try. With no [email]
-    section, alerts and the digest are written as .eml files to FOLDER/outbox/.
-    """
-    prepare_prefect_env()
-    from silkwatch.config import load_settings
-    from silkwatch.demo import DEMO_FEEDS, DemoDirError, DemoFeedServer, create_demo_dir
-
-    started = time.perf_counter()
-    steps = 4
-    with DemoFeedServer() as server:
-        _step(1, steps, f"serving {len(DEMO_FEEDS)} sample outlets at {server.base_url}")
-        try:
-            config = create_demo_dir(folder, server.url_for, replace=replace)
-        except DemoDirError as exc:
-            raise click.ClickException(str(exc)) from None
-        # environ={}: the demo shows the defaults, whatever SILKWATCH_* says in this shell
-        settings = load_settings(config, environ={})
-        _step(2, steps, f"wrote {_shown(config)}")
-        _step(
-            3,
-            steps,
-            "running one monitoring cycle: fetch, store, classify, alert "
-            "(the first run starts Prefect and loads the model; allow a minute)",
-        )
-        summary = _run_monitor(settings)
-    click.echo(
-        f"      feeds: {summary.feeds_ok} ok, {summary.feeds_failed} failed; "
-        f"{summary.new_items} new items, {summary.items_scored} scores, "
-        f"{summary.matches} theme matches, {summary.alerts_sent} alerts sent",
-        err=True,
-    )
-    _step(4, steps, f"writing the digest of the last {settings.digest.since_hours:g} hours")
-    _run_digest(settings)
-
-    counts = _demo_counts(settings)
-    outbox = settings.storage.outbox
-    mails = sorted(outbox.glob("*.eml")) if outbox.is_dir() else []
-    matches: dict[str, int] = counts["matches"]  # type: ignore[assignment]
-    click.echo("")
-    click.secho(f"Demo finished in {time.perf_counter() - started:.0f} s.", bold=True)
-    click.echo(
-        f"  {counts['items']} items stored ({counts['stories']} distinct stories: one was "
-        f"syndicated by two outlets)"
-    )
-    for theme, n in matches.items():
-        click.echo(f"  {theme}: {n} matching items")
-    click.echo(
-        f"  {counts['alerted']} items alerted in {counts['messages']} alert message(s); "
-        f"{len(mails)} emails in the outbox (alerts and the digest)"
-    )
-    click.echo("")
-    click.secho("Open:", bold=True)
-    click.echo(f"  config    {_shown(config)}")
-    click.echo(f"  database  {_shown(settings.storage.database)}")
-    click.echo(f"  outbox    {_shown(outbox)}/  (.eml files open in any mail client)")
-    for mail in mails:
-        click.echo(f"            {mail.name}  {_subject(mail)}")
-    click.echo("")
-    click.secho("Try:", bold=True)
-    for why, sql in DEMO_QUERIES:
-        click.echo(f"  # {why}")
-        click.echo(f"  silkwatch sql --config {_quote(_shown(config))} {_quote(sql)}")
-    click.echo("")
-    click.echo(
-        "The sample feeds were served by this command and are gone now; point a config at "
-        "real feeds (see docs/configuration.md) and use `silkwatch run` or `silkwatch serve`."
-    )
-
-
-def _run_monitor(settings: Settings):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from flows.monitor import monitor
-
-    with Progress(
-        "      [progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        disable=not sys.stderr.isatty(),
-        transient=True,
-    ) as bar:
-        job = bar.add_task("fetching feeds", total=len(settings.feeds))
-        return monitor(settings=settings, progress=lambda _outcome: bar.advance(job))
-
-
-def _run_digest(settings: Settings) -> None:
-    from flows.digest import digest
-
-    digest(settings=settings)
 
 
 @click.command()
@@ -385,10 +206,61 @@ def backup(settings: Settings, dest: Path) -> None:
     )
 
 
+@click.command()
+@config_option
+@click.option("--work-pool", required=True, metavar="NAME", help="Prefect work pool to use.")
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Split the feed list into this many shards (by URL hash), one deployment each.",
+)
+@click.option(
+    "--image",
+    default=None,
+    metavar="IMAGE",
+    help="Container image for Docker or Kubernetes pools (e.g. one built from "
+    "docker/Dockerfile). Process pools need none.",
+)
+@fail_cleanly
+def deploy(settings: Settings, work_pool: str, shards: int, image: str | None) -> None:
+    """Register the schedules on a Prefect work pool, with the feeds split into shards.
+
+    Creates one monitor deployment per shard (every [schedule] monitor_every_minutes)
+    and one digest deployment, on an existing work pool of the Prefect server named by
+    PREFECT_API_URL. Then start workers, here or on other machines with silkwatch
+    installed: prefect worker start --pool NAME. See docs/scaling.md.
+    """
+    if not os.environ.get("PREFECT_API_URL"):
+        raise click.ClickException(
+            "set PREFECT_API_URL to your Prefect server's API (deployments registered on "
+            "a temporary server would vanish when this command exits)"
+        )
+    prepare_prefect_env()
+    from flows.pool import deploy_to_work_pool, shard_deployment_name
+
+    config_path = None if settings.source == "built-in defaults" else settings.source
+    if config_path:
+        config_path = str(Path(config_path).resolve())
+    deploy_to_work_pool(
+        settings.schedule, config_path, work_pool=work_pool, shards=shards, image=image
+    )
+    names = [shard_deployment_name(i, shards) for i in range(shards)]
+    click.echo(
+        f"registered on work pool {work_pool!r}: monitor/{', monitor/'.join(names)} "
+        f"(every {settings.schedule.monitor_every_minutes} min) and digest/silkwatch-digest "
+        f"({settings.schedule.digest_at} {settings.schedule.timezone}); config "
+        f"{config_path or 'built-in defaults'}."
+    )
+    click.echo(f"Start workers with: prefect worker start --pool {work_pool}")
+
+
 def register(cli: click.Group) -> None:
     """Attach this module's commands to the top-level group."""
-    cli.add_command(demo)
+    cli.add_command(demo)  # silkwatch/cli/demo.py
     cli.add_command(serve)
     cli.add_command(export)
     cli.add_command(backfill)
     cli.add_command(backup)
+    cli.add_command(deploy)
