@@ -132,3 +132,38 @@ def write_config(path: Path, urls: list[str], database: Path, **fetch: object) -
         lines += ["[[feeds]]", f"url = {json.dumps(url)}"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+class CorpusServerProcess:
+    """The same server in a child process, so timing the client does not count serving.
+
+    In one process the server's threads share the GIL with the pipeline being measured.
+    """
+
+    def __init__(self, files: list[CorpusFile], root: Path = CORPUS):
+        import multiprocessing
+
+        self.files, self.root = files, root
+        self._ctx = multiprocessing.get_context("fork")
+        self._parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=self._serve, args=(child,), daemon=True)
+        self.port = 0
+
+    def _serve(self, conn: object) -> None:
+        server = CorpusServer(self.files, self.root)
+        for f in self.files:
+            server.body(f)  # read every file before answering
+        conn.send(server.httpd.server_address[1])  # type: ignore[attr-defined]
+        server.httpd.serve_forever()
+
+    def url(self, f: CorpusFile) -> str:
+        return f"http://127.0.0.1:{self.port}/{quote(f.path)}"
+
+    def __enter__(self) -> CorpusServerProcess:
+        self._proc.start()
+        self.port = self._parent.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._proc.terminate()
+        self._proc.join(5)
