@@ -71,8 +71,9 @@ def deliver(
         return write_eml(settings.storage.outbox, message_id, payload)
     if channel == "email":
         if settings.email is None:
-            raise AlertDeliveryError("email", "email", "no [email] server is configured any more",
-                                     transient=False)
+            raise AlertDeliveryError(
+                "email", "email", "no [email] server is configured any more", transient=False
+            )
         send_email(settings.email, payload, environ=environ)
         return None
     name = _webhook_name(channel)

@@ -187,7 +187,8 @@ def digest_email(
         sender=sender,
         recipients=[recipient],
         message_id=message_id
-        or message_id_for("digest", context["period_start"], context["period_end"], recipient,
-                          sender=sender),
+        or message_id_for(
+            "digest", context["period_start"], context["period_end"], recipient, sender=sender
+        ),
         created_at=created_at.astimezone(UTC),
     )

@@ -44,13 +44,16 @@ def _password(settings: EmailSettings, environ: Mapping[str, str]) -> str | None
         return None
     if not settings.password_env:
         raise AlertDeliveryError(
-            "email", target, "email.username is set but email.password_env is not",
+            "email",
+            target,
+            "email.username is set but email.password_env is not",
             transient=False,
         )
     password = environ.get(settings.password_env)
     if password is None:
         raise AlertDeliveryError(
-            "email", target,
+            "email",
+            target,
             f"environment variable {settings.password_env} (email.password_env) is not set",
             transient=False,
         )
@@ -100,8 +103,9 @@ def send_email(
     password = _password(settings, environ)
     sender, recipients = envelope(message)
     if not recipients:
-        raise AlertDeliveryError("email", target, "the message has no recipients "
-                                 "(set email.recipients)", transient=False)
+        raise AlertDeliveryError(
+            "email", target, "the message has no recipients (set email.recipients)", transient=False
+        )
     context = ssl_context or ssl.create_default_context()
     try:
         if settings.security == "ssl":
@@ -143,6 +147,7 @@ def write_eml(outbox: Path, message_id: str, message: bytes) -> Path:
         tmp.write_bytes(message)
         os.replace(tmp, path)
     except OSError as exc:
-        raise AlertDeliveryError("outbox", str(outbox), f"cannot write: {exc}",
-                                 transient=False) from None
+        raise AlertDeliveryError(
+            "outbox", str(outbox), f"cannot write: {exc}", transient=False
+        ) from None
     return path

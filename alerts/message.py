@@ -83,8 +83,7 @@ def alert_email(
         html=html_env().get_template("alert.html.j2").render(context),
         sender=sender,
         recipients=recipients,
-        message_id=message_id_for(planned.rule, planned.channel, *planned.item_ids,
-                                  sender=sender),
+        message_id=message_id_for(planned.rule, planned.channel, *planned.item_ids, sender=sender),
         created_at=created_at,
         extra_headers={"X-Silkwatch-Rule": planned.rule},
     )

@@ -116,7 +116,9 @@ def _env(environ: Mapping[str, str], var: str, channel: str, what: str) -> str:
     value = environ.get(var)
     if not value:
         raise AlertDeliveryError(
-            channel, channel, f"environment variable {var} ({what}) is not set",
+            channel,
+            channel,
+            f"environment variable {var} ({what}) is not set",
             transient=False,
         )
     return value
@@ -167,6 +169,8 @@ def post_webhook(
         # A redirect is not a delivery either: webhooks are POSTed to their final URL.
         transient = response.status_code >= 500 or response.status_code == 429
         raise AlertDeliveryError(
-            channel, channel, f"HTTP {response.status_code} {response.reason_phrase}".rstrip(),
+            channel,
+            channel,
+            f"HTTP {response.status_code} {response.reason_phrase}".rstrip(),
             transient=transient,
         )

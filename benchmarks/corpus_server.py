@@ -53,8 +53,9 @@ def manifest(corpus: Path = CORPUS) -> list[CorpusFile]:
 
 def response_headers(f: CorpusFile) -> dict[str, str]:
     """Headers for a file: JSON or XML content type, compression, and what its note asks for."""
-    headers = {"content-type": "application/feed+json" if f.path.endswith(".json")
-               else "application/xml"}
+    headers = {
+        "content-type": "application/feed+json" if f.path.endswith(".json") else "application/xml"
+    }
     if "/compression/" in f.path:
         if f.path.endswith(".gz"):
             headers["content-encoding"] = "gzip"

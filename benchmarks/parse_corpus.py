@@ -33,7 +33,10 @@ def fetch_result(path: Path, rel: str) -> FetchResult:
     ctype = "application/feed+json" if rel.endswith(".json") else "application/xml"
     url = f"http://127.0.0.1:8000/{rel}"
     return FetchResult(
-        url=url, final_url=url, status=200, body=path.read_bytes(),
+        url=url,
+        final_url=url,
+        status=200,
+        body=path.read_bytes(),
         headers={"content-type": ctype},
     )
 
@@ -70,7 +73,8 @@ def distinct_plain(result: FetchResult) -> int:
         title = html_to_text(entry.get("title"))
         summary = html_to_text(entry.get("summary") or _content(entry))
         published = struct_time_to_utc(
-            entry.get("published_parsed") or entry.get("updated_parsed")
+            entry.get("published_parsed")
+            or entry.get("updated_parsed")
             or entry.get("created_parsed")
         )
         seen.add(entry_guid(entry, link, title, summary, published and published.isoformat()))
@@ -129,8 +133,10 @@ def corpus_run(corpus: Path, show: int) -> None:
     print(f"    crashes (exceptions other than ParseError): {len(crashes)}")
     for rel, msg in crashes[:show]:
         print(f"      {rel}: {msg}")
-    print(f"    item count == distinct plain-feedparser entries: {agree}/{n} "
-          f"({100 * agree / n:.2f}%); mismatches: {len(mismatches)}")
+    print(
+        f"    item count == distinct plain-feedparser entries: {agree}/{n} "
+        f"({100 * agree / n:.2f}%); mismatches: {len(mismatches)}"
+    )
     for rel, got, expected in mismatches[:show]:
         print(f"      {rel}: parse_feed {got}, expected {expected}")
     print(f"    ParseErrors: {len(parse_error_files)}")

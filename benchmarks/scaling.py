@@ -66,8 +66,16 @@ def serve_dir(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Static server in another process; it sends Last-Modified and answers 304 itself."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-         "--directory", str(folder)],
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(folder),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -98,8 +106,13 @@ def layout(folder: Path, sources: list[Path], n: int) -> list[str]:
 
 def write_config(path: Path, base: str, feed_paths: list[str]) -> Path:
     lines = [
-        "[storage]", 'database = "scaling.duckdb"', "",
-        "[fetch]", "concurrency = 16", "per_host_concurrency = 16", "",
+        "[storage]",
+        'database = "scaling.duckdb"',
+        "",
+        "[fetch]",
+        "concurrency = 16",
+        "per_host_concurrency = 16",
+        "",
     ]
     for p in feed_paths:
         lines += ["[[feeds]]", f'url = "{base}/{p}"', ""]
@@ -165,8 +178,13 @@ def bench_classify(db: Path, k: int) -> dict:
     scores = [s for r in results for s in r.scores]
     t = time.perf_counter()
     with open_db(db) as conn:
-        save_scores(conn, scores, model=model_name(settings.classifier.model),
-                    themes_version=settings.themes_version(), scored_at=datetime.now(UTC))
+        save_scores(
+            conn,
+            scores,
+            model=model_name(settings.classifier.model),
+            themes_version=settings.themes_version(),
+            scored_at=datetime.now(UTC),
+        )
     save_s = time.perf_counter() - t
     return {
         "items": len(rows),
@@ -217,7 +235,10 @@ def bench_startup(repeat: int = 3) -> dict:
     for _ in range(repeat):
         t = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, "-c", _STARTUP_PROBE], capture_output=True, text=True, check=True,
+            [sys.executable, "-c", _STARTUP_PROBE],
+            capture_output=True,
+            text=True,
+            check=True,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
         ).stdout
         row = json.loads(out.strip().splitlines()[-1])
@@ -229,8 +250,9 @@ def bench_startup(repeat: int = 3) -> dict:
     }
 
 
-def bench_shards(n: int, shards: int, sources: list[Path], work: Path, base_dir: Path,
-                 base: str) -> dict:
+def bench_shards(
+    n: int, shards: int, sources: list[Path], work: Path, base_dir: Path, base: str
+) -> dict:
     """The same cold ingest as ``silkwatch run`` processes: 1 process, then ``shards`` at once.
 
     Each process pays its own Python and Prefect start-up (included: that is what a shard
@@ -244,9 +266,22 @@ def bench_shards(n: int, shards: int, sources: list[Path], work: Path, base_dir:
         t = time.perf_counter()
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "silkwatch", "run", "--config", str(config),
-                 "--shard", str(i), "--shards", str(k), "--no-classify", "--no-alerts"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                [
+                    sys.executable,
+                    "-m",
+                    "silkwatch",
+                    "run",
+                    "--config",
+                    str(config),
+                    "--shard",
+                    str(i),
+                    "--shards",
+                    str(k),
+                    "--no-classify",
+                    "--no-alerts",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
             )
             for i in range(k)
         ]
@@ -315,14 +350,19 @@ def main() -> None:
     sources = news_feeds()
     counts = [int(x) for x in args.feeds.split(",")]
     report: dict = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform(), "load_avg_at_start": os.getloadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_avg_at_start": os.getloadavg(),
+        },
         "source_feeds": len(sources),
         "started": datetime.now(UTC).isoformat(),
         "ingest": [],
     }
-    with tempfile.TemporaryDirectory(prefix="silkwatch-scaling-") as tmp, temporary_settings(
-        updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    with (
+        tempfile.TemporaryDirectory(prefix="silkwatch-scaling-") as tmp,
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         work, served = Path(tmp) / "work", Path(tmp) / "served"
         work.mkdir()
@@ -348,8 +388,9 @@ def main() -> None:
             report["startup"] = bench_startup()
             print(json.dumps(report["startup"]), flush=True)
             if args.shards > 1:
-                report["shards"] = bench_shards(counts[-1], args.shards, sources, work, served,
-                                                base)
+                report["shards"] = bench_shards(
+                    counts[-1], args.shards, sources, work, served, base
+                )
                 print(json.dumps(report["shards"]), flush=True)
         finally:
             server.terminate()

@@ -96,19 +96,29 @@ class Encoder:
         """
         import torch
 
-        out = np.empty((len(ids), self.dimension), dtype=np.float32)
         if not ids:
-            return out
-        order = np.argsort([len(x) for x in ids], kind="stable")[::-1]
+            return np.empty((0, self.dimension), dtype=np.float32)
+        # Identical token sequences (syndicated copies, boilerplate sentences) run once.
+        first: dict[tuple[int, ...], int] = {}
+        unique: list[Sequence[int]] = []
+        where = np.empty(len(ids), dtype=np.int64)
+        for i, seq in enumerate(ids):
+            key = tuple(seq)
+            if key not in first:
+                first[key] = len(unique)
+                unique.append(seq)
+            where[i] = first[key]
+        vectors = np.empty((len(unique), self.dimension), dtype=np.float32)
+        order = np.argsort([len(x) for x in unique], kind="stable")[::-1]
         pad_id = self.tokenizer.pad_token_id or 0
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
-                width = max(len(ids[chunk[0]]), 1)
+                width = max(len(unique[chunk[0]]), 1)
                 batch = np.full((len(chunk), width), pad_id, dtype=np.int64)
                 mask = np.zeros((len(chunk), width), dtype=np.int64)
                 for row, idx in enumerate(chunk):
-                    seq = ids[idx]
+                    seq = unique[idx]
                     batch[row, : len(seq)] = seq
                     mask[row, : len(seq)] = 1
                 attention = torch.from_numpy(mask)
@@ -116,8 +126,8 @@ class Encoder:
                 weights = attention.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out[chunk] = pooled.float().numpy()
-        return out
+                vectors[chunk] = pooled.float().numpy()
+        return vectors[where]
 
 
 def load_encoder(ref: str) -> Encoder:

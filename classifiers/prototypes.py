@@ -3,8 +3,9 @@
 For each theme the positives are its example sentences; the negatives are its own
 counter-examples, every *other* theme's examples (news that is on-topic for the analysts but
 about something else is the hardest kind of near miss) and a built-in set of everyday news
-sentences (``background.toml``). A sentence listed under two themes is positive for both. A user theme added in TOML gets the same treatment, with no
-code and no training data beyond its own sentences.
+sentences (``background.toml``). A sentence listed under two themes is positive for both.
+A user theme added in TOML gets the same treatment, with no code and no training data beyond
+its own sentences.
 """
 
 from __future__ import annotations

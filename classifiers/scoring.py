@@ -7,7 +7,9 @@ Method (chosen by measurement on the labelled dev set; see docs/themes.md):
 2. For each segment and theme, two votes on a logit scale:
    - *prototype margin*: similarity to the nearest example sentence minus similarity to the
      nearest negative (counter-example, other theme's example, everyday news), divided by
-     ``tau``. Positive when the segment is closer to the theme than to any near miss;
+     ``tau``. Positive when the segment is closer to the theme than to any near miss. The
+     nearest negative is never taken below ``floor``: news unlike *every* written sentence
+     would otherwise win a large margin from a faint likeness to one example;
    - *head*: the logistic head fitted on the same sentences (``classifiers/head.py``).
    The segment's logit is their mean; the item's is the best segment's, or that of the whole
    item (the token-weighted mean of its segment vectors) if higher.
@@ -43,6 +45,7 @@ class ScoringParams:
     max_keyword_hits: int = 2  # ... for at most this many keywords
     min_tail_tokens: int = 8  # a last segment shorter than this after truncation is dropped
     segment_lift: float = 0.5  # share of (best segment - whole item) added when positive
+    floor: float = 0.4  # similarity of an implicit "unrelated" negative (see step 2)
 
 
 DEFAULT_PARAMS = ScoringParams()
@@ -132,7 +135,8 @@ def score_items(
 
         def logits(v: np.ndarray, index: ThemeIndex = index) -> tuple[np.ndarray, np.ndarray]:
             sims = v @ index.examples.T
-            margin = sims.max(axis=1) - (v @ index.negatives.T).max(axis=1)
+            nearest_negative = np.maximum((v @ index.negatives.T).max(axis=1), params.floor)
+            margin = sims.max(axis=1) - nearest_negative
             z = (1 - params.head_weight) * margin / params.tau
             z = z + params.head_weight * index.head.logits(v)
             return z, sims

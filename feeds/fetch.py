@@ -95,9 +95,7 @@ class Fetcher:
         host = (urlsplit(url).hostname or "").lower()
         per_host = self._per_host.get(host)
         if per_host is None:
-            per_host = self._per_host[host] = asyncio.Semaphore(
-                self._settings.per_host_concurrency
-            )
+            per_host = self._per_host[host] = asyncio.Semaphore(self._settings.per_host_concurrency)
         # Host slot first: a feed waiting for its busy host must not hold a global slot
         # that a feed on another host could use.
         async with per_host, self._total:
@@ -149,7 +147,8 @@ class Fetcher:
         too_big = f"body larger than {limit:,} bytes (after decompression)"
         declared = response.headers.get("content-length", "")
         if (
-            declared.isdigit() and "content-encoding" not in response.headers
+            declared.isdigit()
+            and "content-encoding" not in response.headers
             and int(declared) > limit
         ):
             raise FetchError(url, too_big, status_code=response.status_code)
@@ -181,7 +180,8 @@ def _redirect_target(url: str, response: httpx.Response) -> str:
     location = response.headers.get("location", "").strip()
     if not location:
         raise FetchError(
-            url, f"HTTP {response.status_code} redirect without a Location header",
+            url,
+            f"HTTP {response.status_code} redirect without a Location header",
             status_code=response.status_code,
         )
     try:
@@ -190,7 +190,8 @@ def _redirect_target(url: str, response: httpx.Response) -> str:
         raise FetchError(url, f"redirect to an invalid URL {location!r}") from exc
     if target.scheme not in ("http", "https"):
         raise FetchError(
-            url, f"redirect to a non-http(s) URL refused: {location!r}",
+            url,
+            f"redirect to a non-http(s) URL refused: {location!r}",
             status_code=response.status_code,
         )
     return str(target)
@@ -204,8 +205,10 @@ def _status_error(url: str, response: httpx.Response) -> FetchError:
         retry_at = parse_retry_after(response.headers.get("retry-after"), now)
         if retry_at is not None:
             return RateLimitedError(
-                url, f"{label}; Retry-After until {retry_at:%Y-%m-%d %H:%M:%S} UTC",
-                retry_at=retry_at, status_code=code,
+                url,
+                f"{label}; Retry-After until {retry_at:%Y-%m-%d %H:%M:%S} UTC",
+                retry_at=retry_at,
+                status_code=code,
             )
     transient = code >= 500 or code in (408, 429)
     return FetchError(url, label, transient=transient, status_code=code)

@@ -86,15 +86,17 @@ def _item(
     link = canonical_url(_text(raw.get("url")) or _text(raw.get("external_url")), base)
     title = html_to_text(_text(raw.get("title")))
     summary = html_to_text(
-        _text(raw.get("summary")) or _text(raw.get("content_text"))
+        _text(raw.get("summary"))
+        or _text(raw.get("content_text"))
         or _text(raw.get("content_html"))
     )
     published = _date(raw.get("date_published")) or _date(raw.get("date_modified"))
     raw_id = raw.get("id")
     # ids must be strings by the spec but are often numbers; booleans and objects are junk
     guid = (
-        str(raw_id).strip() if isinstance(raw_id, str | int | float)
-        and not isinstance(raw_id, bool) else ""
+        str(raw_id).strip()
+        if isinstance(raw_id, str | int | float) and not isinstance(raw_id, bool)
+        else ""
     )
     guid = guid or link or content_hash(title, summary, published and published.isoformat())
     return FeedItem(

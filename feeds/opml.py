@@ -56,7 +56,7 @@ def _walk(
         url = attrs.get("xmlurl")
         if url:
             if url.lower().startswith("feed://"):
-                url = "http://" + url[len("feed://"):]
+                url = "http://" + url[len("feed://") :]
             categories = [c.strip().strip("/") for c in attrs.get("category", "").split(",")]
             tags = tuple(dict.fromkeys([*folders, *(c for c in categories if c)]))
             try:

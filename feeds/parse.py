@@ -168,7 +168,8 @@ def _items(
         title = html_to_text(entry.get("title"))
         summary = html_to_text(entry.get("summary") or _first_content(entry))
         published = struct_time_to_utc(
-            entry.get("published_parsed") or entry.get("updated_parsed")
+            entry.get("published_parsed")
+            or entry.get("updated_parsed")
             or entry.get("created_parsed")
         )
         guid = entry_guid(entry, link, title, summary, published and published.isoformat())
@@ -210,7 +211,8 @@ def entry_link(entry: Mapping[str, Any], base: str) -> str | None:
     link counts only if it is already absolute."""
     link = entry.get("link")
     if (
-        entry.get("guidislink") and isinstance(link, str)
+        entry.get("guidislink")
+        and isinstance(link, str)
         and not link.strip().lower().startswith(("http://", "https://"))
     ):
         return None

@@ -65,15 +65,18 @@ def make_task_runner(workers: int = 1, dask_address: str | None = None) -> Any:
         from prefect_dask import DaskTaskRunner
     except ImportError:
         raise ConfigError(
-            "parallel backfill needs the optional package prefect-dask "
-            "(pip install prefect-dask)",
+            "parallel backfill needs the optional package prefect-dask (pip install prefect-dask)",
             key="--workers" if dask_address is None else "--dask-address",
         ) from None
     if dask_address is not None:
         return DaskTaskRunner(address=dask_address)
     return DaskTaskRunner(
-        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                        "dashboard_address": None}
+        cluster_kwargs={
+            "n_workers": workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
     )
 
 
@@ -115,8 +118,9 @@ def backfill(
         nonlocal scored, matches, saved
         scores: list[ItemScore] = pending.popleft().result()
         with open_db(db_path, busy_timeout=wait) as conn:
-            save_scores(conn, scores, model=model, themes_version=version,
-                        scored_at=datetime.now(UTC))
+            save_scores(
+                conn, scores, model=model, themes_version=version, scored_at=datetime.now(UTC)
+            )
         scored += len({s.item_id for s in scores})
         matches += sum(s.matched for s in scores)
         saved += 1

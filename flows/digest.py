@@ -82,25 +82,31 @@ def _recipients(settings: Settings, to: Sequence[str] | None) -> tuple[str, ...]
     )
 
 
-def build_digest_context(
-    settings: Settings, now: datetime, since_hours: float
-) -> dict[str, Any]:
+def build_digest_context(settings: Settings, now: datetime, since_hours: float) -> dict[str, Any]:
     """Query the warehouse and assemble what the digest shows (no sending)."""
     tz = ZoneInfo(settings.schedule.timezone)
     start = now - timedelta(hours=since_hours)
     version = settings.themes_version()
     today = now.astimezone(tz).date()
-    chart_from = datetime.combine(today - timedelta(days=CHART_DAYS - 1), datetime.min.time(),
-                                  tzinfo=tz)
-    with open_db(settings.storage.database,
-                 busy_timeout=settings.storage.busy_timeout_seconds) as db:
+    chart_from = datetime.combine(
+        today - timedelta(days=CHART_DAYS - 1), datetime.min.time(), tzinfo=tz
+    )
+    with open_db(
+        settings.storage.database, busy_timeout=settings.storage.busy_timeout_seconds
+    ) as db:
         matches = current_scores(
-            db, themes_version=version, since=start, until=now,
-            themes=[t.name for t in settings.themes], matched_only=True,
+            db,
+            themes_version=version,
+            since=start,
+            until=now,
+            themes=[t.name for t in settings.themes],
+            matched_only=True,
         )
         history = match_history(db, themes_version=version, since=chart_from, until=now)
-        failing = [FailingFeed(url, name, since, err)
-                   for url, name, since, err in failing_feeds(db, failing_since=now - FAILING_FOR)]
+        failing = [
+            FailingFeed(url, name, since, err)
+            for url, name, since, err in failing_feeds(db, failing_since=now - FAILING_FOR)
+        ]
     return digest_context(
         themes=settings.themes,
         matches=matches,
@@ -138,8 +144,9 @@ def send_digest(
         try:
             path.write_text(render_digest_html(context), encoding="utf-8")
         except OSError as exc:
-            raise AlertDeliveryError("file", str(path), f"cannot write: {exc}",
-                                     transient=False) from None
+            raise AlertDeliveryError(
+                "file", str(path), f"cannot write: {exc}", transient=False
+            ) from None
         return DigestResult(key_start, key_end, total, output=str(path))
 
     email = settings.email
@@ -162,10 +169,19 @@ def send_digest(
                 if force:
                     parts.append(now.isoformat())
                 message_id = message_id_for(*parts, sender=sender)
-            record_digest(db, start=key_start, end=key_end, recipient=recipient,
-                          status="pending", message_id=message_id, items=total, now=now)
-        msg = digest_email(context, sender=sender, recipient=recipient, created_at=now,
-                           message_id=message_id).as_bytes()
+            record_digest(
+                db,
+                start=key_start,
+                end=key_end,
+                recipient=recipient,
+                status="pending",
+                message_id=message_id,
+                items=total,
+                now=now,
+            )
+        msg = digest_email(
+            context, sender=sender, recipient=recipient, created_at=now, message_id=message_id
+        ).as_bytes()
         error = None
         try:
             if email is None:
@@ -175,15 +191,24 @@ def send_digest(
         except AlertDeliveryError as exc:
             error = str(exc)
         with open_db(settings.storage.database, **db_args) as db:
-            record_digest(db, start=key_start, end=key_end, recipient=recipient,
-                          status="failed" if error else "sent", message_id=message_id,
-                          items=total, now=datetime.now(UTC), error=error)
+            record_digest(
+                db,
+                start=key_start,
+                end=key_end,
+                recipient=recipient,
+                status="failed" if error else "sent",
+                message_id=message_id,
+                items=total,
+                now=datetime.now(UTC),
+                error=error,
+            )
         if error:
             failed.append((recipient, error))
         else:
             sent.append(recipient)
-    return DigestResult(key_start, key_end, total, tuple(sent), tuple(skipped), tuple(failed),
-                        tuple(outbox))
+    return DigestResult(
+        key_start, key_end, total, tuple(sent), tuple(skipped), tuple(failed), tuple(outbox)
+    )
 
 
 send_digest_task = task(

@@ -40,9 +40,7 @@ class InternalFeedError(FeedError):
     kind = "internal_error"
 
 
-def shard_feeds(
-    feeds: Sequence[FeedSettings], shard: int, shards: int
-) -> list[FeedSettings]:
+def shard_feeds(feeds: Sequence[FeedSettings], shard: int, shards: int) -> list[FeedSettings]:
     """Feeds whose URL hash falls in this shard, so several workers can split one list."""
     if shards < 1 or not 0 <= shard < shards:
         raise ValueError(f"shard must be in [0, {shards}), got {shard}")

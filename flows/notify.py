@@ -81,8 +81,9 @@ def _in_prefect_run() -> bool:
     return FlowRunContext.get() is not None or TaskRunContext.get() is not None
 
 
-def _emit(event: str, resource: dict[str, str], payload: dict[str, Any],
-          related: list[dict[str, str]]) -> None:
+def _emit(
+    event: str, resource: dict[str, str], payload: dict[str, Any], related: list[dict[str, str]]
+) -> None:
     """Emit a Prefect event; never let the event bus break or slow a delivery."""
     try:
         from prefect.events import emit_event
@@ -93,8 +94,11 @@ def _emit(event: str, resource: dict[str, str], payload: dict[str, Any],
 
 
 def _rule_resource(rule: str) -> dict[str, str]:
-    return {"prefect.resource.id": f"silkwatch.rule.{rule}", "prefect.resource.role": "rule",
-            "prefect.resource.name": rule}
+    return {
+        "prefect.resource.id": f"silkwatch.rule.{rule}",
+        "prefect.resource.role": "rule",
+        "prefect.resource.name": rule,
+    }
 
 
 def plan_alerts(
@@ -130,8 +134,9 @@ def _send(
 ) -> tuple[bool, str | None, str | None]:
     """Deliver one stored message: ``(ok, error, outbox path)``."""
     try:
-        path = deliver(message.channel, message.message_id, message.payload, settings,
-                       environ=environ)
+        path = deliver(
+            message.channel, message.message_id, message.payload, settings, environ=environ
+        )
     except AlertDeliveryError as exc:
         return False, str(exc), None
     return True, None, str(path) if path else None
@@ -175,11 +180,19 @@ def deliver_alerts(
                 seen.add((p.rule, m.item.item_id))
                 _emit(
                     "silkwatch.item.matched",
-                    {"prefect.resource.id": f"silkwatch.item.{m.item.item_id}",
-                     "prefect.resource.name": m.item.title[:200]},
-                    {"rule": p.rule, "theme": m.item.theme, "score": round(m.item.score, 4),
-                     "themes": dict(m.themes), "url": m.item.url, "feed_url": m.item.feed_url,
-                     "run_id": run_id},
+                    {
+                        "prefect.resource.id": f"silkwatch.item.{m.item.item_id}",
+                        "prefect.resource.name": m.item.title[:200],
+                    },
+                    {
+                        "rule": p.rule,
+                        "theme": m.item.theme,
+                        "score": round(m.item.score, 4),
+                        "themes": dict(m.themes),
+                        "url": m.item.url,
+                        "feed_url": m.item.feed_url,
+                        "run_id": run_id,
+                    },
                     [_rule_resource(p.rule)],
                 )
 
@@ -190,28 +203,43 @@ def deliver_alerts(
         ok, error, path = _send(message, settings, environ)
         with open_db(db_path, busy_timeout=busy) as db:
             mark_message(db, message.message_id, ok=ok, now=datetime.now(UTC), error=error)
-        payload = {"rule": message.rule, "channel": message.channel,
-                   "message_id": message.message_id, "items": list(message.item_ids),
-                   "attempt": message.attempts + 1, "run_id": run_id}
+        payload = {
+            "rule": message.rule,
+            "channel": message.channel,
+            "message_id": message.message_id,
+            "items": list(message.item_ids),
+            "attempt": message.attempts + 1,
+            "run_id": run_id,
+        }
         if ok:
             sent += 1
             if path:
                 outbox.append(path)
                 logger.info("alert for rule %s written to %s", message.rule, path)
             else:
-                logger.info("alert for rule %s sent on %s (%d items)", message.rule,
-                            message.channel, len(message.item_ids))
+                logger.info(
+                    "alert for rule %s sent on %s (%d items)",
+                    message.rule,
+                    message.channel,
+                    len(message.item_ids),
+                )
         else:
             failed += 1
             errors.append(error or "unknown error")
-            logger.warning("alert for rule %s not delivered (attempt %d, will retry next run): "
-                           "%s", message.rule, message.attempts + 1, error)
+            logger.warning(
+                "alert for rule %s not delivered (attempt %d, will retry next run): %s",
+                message.rule,
+                message.attempts + 1,
+                error,
+            )
             payload["error"] = error
         if events:
             _emit(
                 "silkwatch.alert.sent" if ok else "silkwatch.alert.failed",
-                {"prefect.resource.id": f"silkwatch.alert.{message.message_id.strip('<>')}",
-                 "prefect.resource.name": f"{message.rule} via {message.channel}"},
+                {
+                    "prefect.resource.id": f"silkwatch.alert.{message.message_id.strip('<>')}",
+                    "prefect.resource.name": f"{message.rule} via {message.channel}",
+                },
                 payload,
                 [_rule_resource(message.rule)],
             )

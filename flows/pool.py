@@ -59,8 +59,9 @@ def deploy_to_work_pool(
     deployments: list[Any] = [
         monitor.to_deployment(
             name=shard_deployment_name(i, shards),
-            schedule=IntervalSchedule(interval=every, anchor_date=anchor,
-                                      timezone=schedule.timezone),
+            schedule=IntervalSchedule(
+                interval=every, anchor_date=anchor, timezone=schedule.timezone
+            ),
             parameters={"config_path": config_path, "shard": i, "shards": shards},
             concurrency_limit=one_at_a_time,
             entrypoint_type=EntrypointType.MODULE_PATH,

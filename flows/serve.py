@@ -185,8 +185,19 @@ def _start_local_server(
     echo(f"starting a Prefect server on {api_url} (log: {log})")
     server = ProcessGroup(
         "prefect server",
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port), "--analytics-off", "--no-ui"],
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--analytics-off",
+            "--no-ui",
+        ],
         env={**env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
         log_path=log,
     )

@@ -59,8 +59,9 @@ class _Strict(BaseModel):
 
 class StorageSettings(_Strict):
     database: Path = Field(
-        Path("silkwatch.duckdb"), description="DuckDB file; relative paths are resolved "
-        "against the config file's folder (or the working directory for defaults)."
+        Path("silkwatch.duckdb"),
+        description="DuckDB file; relative paths are resolved "
+        "against the config file's folder (or the working directory for defaults).",
     )
     busy_timeout_seconds: float = Field(
         10.0, ge=0, description="How long a command waits for another process's write to end."
@@ -107,9 +108,7 @@ class Theme(_Strict):
     label: str
     description: str
     examples: tuple[str, ...] = Field(description="Sentences that clearly belong to the theme.")
-    counter_examples: tuple[str, ...] = Field(
-        (), description="Near misses that should NOT match."
-    )
+    counter_examples: tuple[str, ...] = Field((), description="Near misses that should NOT match.")
     keywords: tuple[str, ...] = Field(
         (), description="Evidence terms (case-insensitive) that support a match."
     )
@@ -159,8 +158,10 @@ class AlertRule(_Strict):
 class AlertSettings(_Strict):
     rules: tuple[AlertRule, ...] = ()
     max_age_hours: float = Field(
-        48.0, gt=0, description="Only items first stored this recently are alerted, so the "
-        "first run over a backlog does not flood the inbox (the digest still lists them)."
+        48.0,
+        gt=0,
+        description="Only items first stored this recently are alerted, so the "
+        "first run over a backlog does not flood the inbox (the digest still lists them).",
     )
 
 
@@ -297,9 +298,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _defaults() -> dict[str, Any]:
     pkg = resources.files("silkwatch")
     data = tomllib.loads(pkg.joinpath("defaults.toml").read_text("utf-8"))
-    data["themes"] = tomllib.loads(pkg.joinpath("default_themes.toml").read_text("utf-8"))[
-        "themes"
-    ]
+    data["themes"] = tomllib.loads(pkg.joinpath("default_themes.toml").read_text("utf-8"))["themes"]
     return data
 
 
@@ -314,9 +313,14 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
             merged[key] = value
     builtin = merged.get("classifier", {}).get("builtin_themes", True)
     themes = {t["name"]: t for t in defaults.get("themes", [])} if builtin else {}
+    own: set[str] = set()
     for t in user.get("themes", []):
-        if isinstance(t, dict) and "name" in t:
-            themes[t["name"]] = t
+        name = t.get("name") if isinstance(t, dict) else None
+        if isinstance(name, str) and name not in own:
+            # replaces a built-in theme of that name; a second one in the same file is kept
+            # apart so validation reports the duplicate instead of silently dropping one
+            own.add(name)
+            themes[name] = t
         else:
             themes[f"#{len(themes)}"] = t
     merged["themes"] = list(themes.values())
@@ -334,7 +338,7 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> list[str
     for var, raw in environ.items():
         if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV or "__" not in var:
             continue
-        section, _, key = var[len(ENV_PREFIX):].lower().partition("__")
+        section, _, key = var[len(ENV_PREFIX) :].lower().partition("__")
         value: Any = raw
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
@@ -342,8 +346,9 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> list[str
             value = raw  # bare strings need no quotes
         data.setdefault(section, {})
         if not isinstance(data[section], dict):
-            raise ConfigError(f"{section} cannot be set from the environment", key=section,
-                              source=var)
+            raise ConfigError(
+                f"{section} cannot be set from the environment", key=section, source=var
+            )
         data[section][key] = value
         applied.append(var)
     return applied

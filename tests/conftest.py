@@ -180,16 +180,32 @@ def _seed_items(settings, items: list[dict], *, now=None) -> None:
             db.execute(
                 "INSERT INTO items (item_id, feed_url, guid, url, title, summary, published_at,"
                 " fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [it["id"], feed, it["id"], it.get("url"), it["title"], it.get("summary", ""),
-                 fetched - timedelta(minutes=30), fetched],
+                [
+                    it["id"],
+                    feed,
+                    it["id"],
+                    it.get("url"),
+                    it["title"],
+                    it.get("summary", ""),
+                    fetched - timedelta(minutes=30),
+                    fetched,
+                ],
             )
             for theme, score in it.get("scores", {}).items():
                 evidence = it.get("evidence", {}).get(theme, {"sentence": it["title"]})
                 db.execute(
                     "INSERT INTO item_themes (item_id, theme, score, matched, model,"
                     " themes_version, evidence, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [it["id"], theme, score, score >= thresholds[theme], "test-model", version,
-                     json.dumps(evidence), fetched],
+                    [
+                        it["id"],
+                        theme,
+                        score,
+                        score >= thresholds[theme],
+                        "test-model",
+                        version,
+                        json.dumps(evidence),
+                        fetched,
+                    ],
                 )
 
 

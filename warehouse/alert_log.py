@@ -64,8 +64,20 @@ def _evidence(raw: Any) -> dict[str, Any]:
 
 
 def _scored(row: tuple[Any, ...]) -> ScoredItem:
-    (item_id, theme, score, title, url, summary, feed_url, feed_name, fetched_at,
-     published_at, tags, evidence) = row
+    (
+        item_id,
+        theme,
+        score,
+        title,
+        url,
+        summary,
+        feed_url,
+        feed_name,
+        fetched_at,
+        published_at,
+        tags,
+        evidence,
+    ) = row
     return ScoredItem(
         item_id=item_id,
         theme=theme,
@@ -297,6 +309,14 @@ def record_digest(
         " ON CONFLICT (period_start, period_end, recipient) DO UPDATE SET"
         " message_id = excluded.message_id, sent_at = excluded.sent_at,"
         " status = excluded.status, error = excluded.error, items = excluded.items",
-        [start, end, recipient, message_id, now if status == "sent" else None, status, error,
-         items],
+        [
+            start,
+            end,
+            recipient,
+            message_id,
+            now if status == "sent" else None,
+            status,
+            error,
+            items,
+        ],
     )

@@ -84,9 +84,7 @@ def sync_feeds(conn: duckdb.DuckDBPyConnection, feeds: Sequence[FeedSettings]) -
         raise
 
 
-def load_feed_states(
-    conn: duckdb.DuckDBPyConnection, urls: Sequence[str]
-) -> dict[str, FeedState]:
+def load_feed_states(conn: duckdb.DuckDBPyConnection, urls: Sequence[str]) -> dict[str, FeedState]:
     """The stored state of each URL; a feed never seen before gets a blank ``FeedState``."""
     wanted = set(urls)
     states: dict[str, FeedState] = {}
@@ -340,9 +338,7 @@ def _distinct_url_rounds(batch: Sequence[tuple[FeedOutcome, FeedState]]) -> list
     rounds: list[list[int]] = []
     seen: list[set[str]] = []
     for pos, (outcome, _) in enumerate(batch):
-        level = next(
-            (n for n in range(len(rounds) - 1, -1, -1) if outcome.url in seen[n]), -1
-        ) + 1
+        level = next((n for n in range(len(rounds) - 1, -1, -1) if outcome.url in seen[n]), -1) + 1
         if level == len(rounds):
             rounds.append([])
             seen.append(set())
@@ -381,9 +377,7 @@ def save_outcomes(
         _rollback(conn)
         if isinstance(exc, duckdb.Error):
             urls = ", ".join(dict.fromkeys(o.url for o, _ in batch))
-            raise StorageError(
-                database_path(conn), f"cannot save feed(s) {urls}: {exc}"
-            ) from exc
+            raise StorageError(database_path(conn), f"cannot save feed(s) {urls}: {exc}") from exc
         raise
     return counts
 

@@ -35,14 +35,32 @@ class _Duration(click.ParamType):
 
 @click.command()
 @config_option
-@click.option("--since", "since_hours", type=_Duration(), default=None,
-              help="Period to cover, ending now: 24h, 90m, 2d (default: digest.since_hours).")
-@click.option("--to", "to", multiple=True, metavar="ADDRESS",
-              help="Send to this address instead of the configured recipients (repeatable).")
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              metavar="FILE.html", help="Write the HTML digest to FILE instead of sending it.")
-@click.option("--force", is_flag=True,
-              help="Send even if this period's digest was already sent to a recipient.")
+@click.option(
+    "--since",
+    "since_hours",
+    type=_Duration(),
+    default=None,
+    help="Period to cover, ending now: 24h, 90m, 2d (default: digest.since_hours).",
+)
+@click.option(
+    "--to",
+    "to",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Send to this address instead of the configured recipients (repeatable).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    metavar="FILE.html",
+    help="Write the HTML digest to FILE instead of sending it.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Send even if this period's digest was already sent to a recipient.",
+)
 @fail_cleanly
 def digest(
     settings: Settings,
@@ -63,9 +81,14 @@ def digest(
     from flows.digest import digest as digest_flow
 
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        result = digest_flow(settings=settings, since_hours=since_hours, to=list(to) or None,
-                             output=output, force=force)
-    period = (f"{result.period_start:%Y-%m-%d %H:%M} to {result.period_end:%Y-%m-%d %H:%M} UTC")
+        result = digest_flow(
+            settings=settings,
+            since_hours=since_hours,
+            to=list(to) or None,
+            output=output,
+            force=force,
+        )
+    period = f"{result.period_start:%Y-%m-%d %H:%M} to {result.period_end:%Y-%m-%d %H:%M} UTC"
     click.echo(f"digest: {result.items} matches, period {period}")
     if result.output:
         click.echo(f"  written to {result.output}")

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 
-from silkwatch.cli.common import config_option, fail_cleanly, format_option
+from silkwatch.cli.common import config_option, fail_cleanly, format_option, progress_bar
 from silkwatch.config import Settings
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$", re.IGNORECASE)
@@ -208,18 +207,9 @@ def reclassify_cmd(settings: Settings, since: datetime | None) -> None:
     Run it after changing the model or a theme. Scores from earlier versions stay in
     item_themes (query them by themes_version); this version's rows are replaced.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from flows.classify import reclassify
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        disable=not sys.stderr.isatty(),
-        transient=True,
-    ) as bar:
+    with progress_bar() as bar:
         job = bar.add_task("scoring items", total=None)
         result = reclassify(
             settings,

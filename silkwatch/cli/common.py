@@ -50,6 +50,26 @@ def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
     )
 
 
+def progress_bar(indent: str = "") -> Any:
+    """A rich progress bar on stderr, shown only on a terminal and erased when done.
+
+    Scheduled and piped runs get no bar (a log full of redraws helps nobody); the summary
+    line that follows is the record.
+    """
+    import sys
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        indent + "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=not sys.stderr.isatty(),
+        transient=True,
+    )
+
+
 def fail_cleanly(func: F) -> F:
     """Turn our typed errors into a one-line message and exit status 1, not a traceback."""
 
@@ -63,7 +83,14 @@ def fail_cleanly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-__all__ = ["Settings", "config_option", "fail_cleanly", "format_option", "prepare_prefect_env"]
+__all__ = [
+    "Settings",
+    "config_option",
+    "fail_cleanly",
+    "format_option",
+    "prepare_prefect_env",
+    "progress_bar",
+]
 
 
 def prepare_prefect_env(environ: dict[str, str] | None = None) -> None:

@@ -7,13 +7,12 @@ folder live in ``silkwatch.demo``; this module runs the real flows over them and
 from __future__ import annotations
 
 import shlex
-import sys
 import time
 from pathlib import Path
 
 import click
 
-from silkwatch.cli.common import fail_cleanly, prepare_prefect_env
+from silkwatch.cli.common import fail_cleanly, prepare_prefect_env, progress_bar
 from silkwatch.cli.paths import shown
 from silkwatch.config import Settings
 from silkwatch.types import CycleSummary
@@ -171,18 +170,9 @@ def _report(settings: Settings, config: Path, elapsed: float) -> None:
 
 
 def _run_monitor(settings: Settings) -> CycleSummary:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from flows.monitor import monitor
 
-    with Progress(
-        "      [progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        disable=not sys.stderr.isatty(),
-        transient=True,
-    ) as bar:
+    with progress_bar(indent="      ") as bar:
         job = bar.add_task("fetching feeds", total=len(settings.feeds))
         return monitor(settings=settings, progress=lambda _outcome: bar.advance(job))
 

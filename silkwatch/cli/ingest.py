@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -13,6 +12,7 @@ from silkwatch.cli.common import (
     fail_cleanly,
     format_option,
     prepare_prefect_env,
+    progress_bar,
 )
 from silkwatch.config import FeedSettings, Settings
 from silkwatch.types import CycleSummary
@@ -42,9 +42,7 @@ def _print_summary(summary: CycleSummary, settings: Settings) -> None:
 @click.option("--no-classify", is_flag=True, help="Only fetch and store.")
 @click.option("--no-alerts", is_flag=True, help="Do not deliver alerts this cycle.")
 @fail_cleanly
-def run(
-    settings: Settings, shard: int, shards: int, no_classify: bool, no_alerts: bool
-) -> None:
+def run(settings: Settings, shard: int, shards: int, no_classify: bool, no_alerts: bool) -> None:
     """Run one monitoring cycle: fetch feeds, store new items, classify, alert.
 
     Exits 0 when the cycle completes, even if some feeds failed (they are recorded:
@@ -52,25 +50,16 @@ def run(
     """
     prepare_prefect_env()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from flows.ingest import shard_feeds
     from flows.monitor import monitor
 
     total = len(shard_feeds(settings.feeds, shard, shards))
-    show = sys.stderr.isatty()
     with (
         # heartbeats detect crashed runs of served deployments; a CLI run would only pay
         # a 1 s join for them at exit
         temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-        Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            disable=not show,
-            transient=True,
-        ) as bar,
+        progress_bar() as bar,
     ):
         job = bar.add_task("fetching feeds", total=total)
         summary = monitor(
@@ -160,7 +149,6 @@ def import_opml(opml_file: Path, config_path: Path) -> None:
     feed list, because a [[feeds]] list in a config file replaces the defaults.
     """
     from feeds.opml import read_opml
-
     from silkwatch.config import load_settings
 
     found = read_opml(opml_file)

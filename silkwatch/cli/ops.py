@@ -77,8 +77,9 @@ def serve(settings: Settings, prefect_api: str | None, in_process: bool) -> None
     "--table",
     "tables",
     multiple=True,
-    type=click.Choice(["items", "item_themes", "fetch_log", "feeds", "alerts_sent",
-                       "digests_sent"]),
+    type=click.Choice(
+        ["items", "item_themes", "fetch_log", "feeds", "alerts_sent", "digests_sent"]
+    ),
     metavar="TABLE",
     help="Export only this table (repeatable): items, item_themes, fetch_log, feeds, "
     "alerts_sent, digests_sent. Default: all.",

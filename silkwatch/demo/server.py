@@ -36,10 +36,10 @@ DEMO_FEEDS: tuple[DemoFeed, ...] = (
     DemoFeed(
         "steppe-digital.xml", "Steppe Digital Review", "application/atom+xml", ("central-asia",)
     ),
-    DemoFeed("harbour-tech.json", "Harbour City Tech Notes", "application/feed+json",
-             ("china-tech",)),
-    DemoFeed("mekong-post.xml", "Mekong Morning Post", "application/rss+xml",
-             ("southeast-asia",)),
+    DemoFeed(
+        "harbour-tech.json", "Harbour City Tech Notes", "application/feed+json", ("china-tech",)
+    ),
+    DemoFeed("mekong-post.xml", "Mekong Morning Post", "application/rss+xml", ("southeast-asia",)),
 )
 
 _PLACEHOLDER = re.compile(r"\{\{now(?:-(\d+)([mhd]))?(?:\|(rfc822|iso))?\}\}")

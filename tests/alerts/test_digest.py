@@ -20,33 +20,63 @@ THEMES = (
 )
 
 HOSTILE = [
-    {"id": "x1", "title": "<script>document.title='pwned'</script>Safe city tender",
-     "url": "javascript:alert(document.cookie)", "summary": "<b>bold</b>",
-     "scores": {"smart_cities": 0.97}},
-    {"id": "x2", "title": 'Cameras <img src=x onerror="alert(1)"> in Almaty',
-     "url": "https://n.example/x2", "scores": {"smart_cities": 0.8},
-     "evidence": {"smart_cities": {"sentence": "<svg onload=alert(2)>", "keywords": ["cameras"]}}},
+    {
+        "id": "x1",
+        "title": "<script>document.title='pwned'</script>Safe city tender",
+        "url": "javascript:alert(document.cookie)",
+        "summary": "<b>bold</b>",
+        "scores": {"smart_cities": 0.97},
+    },
+    {
+        "id": "x2",
+        "title": 'Cameras <img src=x onerror="alert(1)"> in Almaty',
+        "url": "https://n.example/x2",
+        "scores": {"smart_cities": 0.8},
+        "evidence": {
+            "smart_cities": {"sentence": "<svg onload=alert(2)>", "keywords": ["cameras"]}
+        },
+    },
 ]
 
 
 def scored(item_id, theme, score, hours_before_end=2, url=None, title=None):
-    return ScoredItem(item_id=item_id, theme=theme, score=score, title=title or item_id,
-                      url=url, summary="", feed_url="https://f.example/", feed_name="Feed",
-                      fetched_at=T_END - timedelta(hours=hours_before_end))
+    return ScoredItem(
+        item_id=item_id,
+        theme=theme,
+        score=score,
+        title=title or item_id,
+        url=url,
+        summary="",
+        feed_url="https://f.example/",
+        feed_name="Feed",
+        fetched_at=T_END - timedelta(hours=hours_before_end),
+    )
 
 
 def context(matches, history=(), failing=(), max_items=20):
-    return digest_context(themes=THEMES, matches=matches, history=history, failing=failing,
-                          period_start=T_END - timedelta(hours=24), period_end=T_END,
-                          max_items=max_items, tz=ZoneInfo("UTC"))
+    return digest_context(
+        themes=THEMES,
+        matches=matches,
+        history=history,
+        failing=failing,
+        period_start=T_END - timedelta(hours=24),
+        period_end=T_END,
+        max_items=max_items,
+        tz=ZoneInfo("UTC"),
+    )
 
 
 def test_sections_rank_by_score_count_stories_and_cap_the_list():
-    ctx = context([
-        scored("a", "cities", 0.6), scored("b", "cities", 0.9), scored("c", "cities", 0.7),
-        scored("d1", "trade", 0.8, url="https://n.example/d"),
-        scored("d2", "trade", 0.85, url="https://n.example/d"),  # same story, other feed
-    ], max_items=2)
+    ctx = context(
+        [
+            scored("a", "cities", 0.6),
+            scored("b", "cities", 0.9),
+            scored("c", "cities", 0.7),
+            scored("d1", "trade", 0.8, url="https://n.example/d"),
+            scored("d2", "trade", 0.85, url="https://n.example/d"),  # same story, other feed
+        ],
+        max_items=2,
+    )
     sections = {s["theme"]: s for s in ctx["sections"]}
     assert [i["item_id"] for i in sections["cities"]["entries"]] == ["b", "c"]
     assert (sections["cities"]["count"], sections["cities"]["more"]) == (3, 1)
@@ -92,11 +122,24 @@ class Reader(HTMLParser):
 
 def test_html_is_mail_safe_and_hostile_text_is_inert():
     ctx = context(
-        [scored("x", "cities", 0.9, url="javascript:alert(1)",
-                title="<script>alert(1)</script> onerror=alert(2)"),
-         scored("y", "cities", 0.8, url="https://n.example/y", title="Fine")],
-        failing=[FailingFeed("https://broken.example/rss", "Broken <b>feed</b>",
-                             T_END - timedelta(days=3), "HTTP 500")],
+        [
+            scored(
+                "x",
+                "cities",
+                0.9,
+                url="javascript:alert(1)",
+                title="<script>alert(1)</script> onerror=alert(2)",
+            ),
+            scored("y", "cities", 0.8, url="https://n.example/y", title="Fine"),
+        ],
+        failing=[
+            FailingFeed(
+                "https://broken.example/rss",
+                "Broken <b>feed</b>",
+                T_END - timedelta(days=3),
+                "HTTP 500",
+            )
+        ],
     )
     reader = Reader()
     reader.feed(render_digest_html(ctx))
@@ -130,15 +173,26 @@ def test_send_digest_mails_each_recipient_once_per_period(
     alert_settings, seed, smtp_server, query, now
 ):
     settings = alert_settings(digest_config(smtp_server.port))
-    seed(settings, [
-        {"id": "c1", "title": "City Brain in Almaty", "url": "https://n.example/c1",
-         "scores": {"smart_cities": 0.9, "sco_ecommerce": 0.1}},
-        {"id": "c2", "title": "Traffic AI tender", "scores": {"smart_cities": 0.6}},
-        {"id": "s1", "title": "Ozon Almaty hub", "scores": {"sco_ecommerce": 0.75}},
-        {"id": "old", "title": "Last week's news", "age_hours": 30,
-         "scores": {"smart_cities": 0.99}},
-        {"id": "miss", "title": "Football", "scores": {"smart_cities": 0.1}},
-    ])
+    seed(
+        settings,
+        [
+            {
+                "id": "c1",
+                "title": "City Brain in Almaty",
+                "url": "https://n.example/c1",
+                "scores": {"smart_cities": 0.9, "sco_ecommerce": 0.1},
+            },
+            {"id": "c2", "title": "Traffic AI tender", "scores": {"smart_cities": 0.6}},
+            {"id": "s1", "title": "Ozon Almaty hub", "scores": {"sco_ecommerce": 0.75}},
+            {
+                "id": "old",
+                "title": "Last week's news",
+                "age_hours": 30,
+                "scores": {"smart_cities": 0.99},
+            },
+            {"id": "miss", "title": "Football", "scores": {"smart_cities": 0.1}},
+        ],
+    )
 
     result = send_digest(settings, now=now)
 
@@ -152,18 +206,22 @@ def test_send_digest_mails_each_recipient_once_per_period(
     text = msg.get_body(("plain",)).get_content()
     assert text.index("City Brain in Almaty") < text.index("Traffic AI tender")
     assert "Ozon Almaty hub" in text and "Football" not in text and "Last week" not in text
-    recorded = query(settings, "SELECT recipient, status, items, message_id FROM digests_sent"
-                               " ORDER BY recipient")
+    recorded = query(
+        settings, "SELECT recipient, status, items, message_id FROM digests_sent ORDER BY recipient"
+    )
     assert [(r, s, n) for r, s, n, _ in recorded] == [
-        ("a@example.org", "sent", 3), ("b@example.org", "sent", 3)]
+        ("a@example.org", "sent", 3),
+        ("b@example.org", "sent", 3),
+    ]
     assert recorded[0][3] == msg["Message-ID"]
 
     again = send_digest(settings, now=now + timedelta(minutes=20))
     assert again.sent == () and again.skipped == ("a@example.org", "b@example.org")
     assert len(smtp_server.messages) == 2
 
-    forced = send_digest(settings, now=now + timedelta(minutes=25), force=True,
-                         to=["c@example.org", "a@example.org"])
+    forced = send_digest(
+        settings, now=now + timedelta(minutes=25), force=True, to=["c@example.org", "a@example.org"]
+    )
     assert forced.sent == ("c@example.org", "a@example.org")
     assert smtp_server.messages[3]["Message-ID"] != msg["Message-ID"]
 
@@ -200,6 +258,6 @@ def test_without_email_the_digest_goes_to_the_outbox_and_output_writes_html(
     preview = send_digest(settings, now=now, output=out)
     assert preview.output == str(out) and preview.sent == ()
     html = out.read_text("utf-8")
-    assert "<script" not in html and "onerror=\"" not in html and "javascript:" not in html
+    assert "<script" not in html and 'onerror="' not in html and "javascript:" not in html
     assert "&lt;script&gt;" in html and "Safe city tender" in html
     assert query(settings, "SELECT count(*) FROM digests_sent") == [(1,)]  # preview not recorded

@@ -27,15 +27,28 @@ pytestmark = pytest.mark.skipif(
 
 MARK = "document.documentElement.setAttribute('data-pwned','1')"
 HOSTILE = [
-    {"id": "x1", "title": f"<script>{MARK}</script>Safe city tender in Bishkek",
-     "url": "javascript:" + MARK, "summary": "<b>tender</b>",
-     "scores": {"smart_cities": 0.97}},
-    {"id": "x2", "title": f'Cameras <img src=x onerror="{MARK}"> across Almaty',
-     "url": "https://n.example/x2", "scores": {"smart_cities": 0.8},
-     "evidence": {"smart_cities": {"sentence": f"<svg onload={MARK}>", "keywords": ["cameras"]}}},
-    {"id": "s1", "title": "Ozon opens a hub in Tashkent", "url": "https://n.example/s1",
-     "feed_name": 'Feed <a href="javascript:alert(1)">B</a>',
-     "feed": "https://feeds.example/b.xml", "scores": {"sco_ecommerce": 0.9}},
+    {
+        "id": "x1",
+        "title": f"<script>{MARK}</script>Safe city tender in Bishkek",
+        "url": "javascript:" + MARK,
+        "summary": "<b>tender</b>",
+        "scores": {"smart_cities": 0.97},
+    },
+    {
+        "id": "x2",
+        "title": f'Cameras <img src=x onerror="{MARK}"> across Almaty',
+        "url": "https://n.example/x2",
+        "scores": {"smart_cities": 0.8},
+        "evidence": {"smart_cities": {"sentence": f"<svg onload={MARK}>", "keywords": ["cameras"]}},
+    },
+    {
+        "id": "s1",
+        "title": "Ozon opens a hub in Tashkent",
+        "url": "https://n.example/s1",
+        "feed_name": 'Feed <a href="javascript:alert(1)">B</a>',
+        "feed": "https://feeds.example/b.xml",
+        "scores": {"sco_ecommerce": 0.9},
+    },
 ]
 
 
@@ -66,19 +79,29 @@ class Dom(HTMLParser):
 
 def render_in_chromium(html_file: Path, profile: Path) -> str:
     proc = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", f"--user-data-dir={profile}", "--virtual-time-budget=3000",
-         "--dump-dom", html_file.as_uri()],
-        capture_output=True, timeout=180, check=False,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            html_file.as_uri(),
+        ],
+        capture_output=True,
+        timeout=180,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
     return proc.stdout.decode("utf-8")
 
 
-def test_digest_email_html_reads_as_plain_text_in_a_browser(
-    alert_settings, seed, now, tmp_path
-):
+def test_digest_email_html_reads_as_plain_text_in_a_browser(alert_settings, seed, now, tmp_path):
     settings = alert_settings("[alerts]\nrules = []")
     seed(settings, HOSTILE)
     [eml] = send_digest(settings, now=now).outbox

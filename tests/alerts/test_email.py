@@ -79,8 +79,12 @@ def check_password(server, session, envelope, mechanism, auth_data):
 
 def message(to: str = "analyst@example.org") -> bytes:
     return build_email(
-        subject="Test alert", text="hello", html="<p>hello</p>", sender="sw@alerts.example",
-        recipients=[to], message_id="<abc@alerts.example>",
+        subject="Test alert",
+        text="hello",
+        html="<p>hello</p>",
+        sender="sw@alerts.example",
+        recipients=[to],
+        message_id="<abc@alerts.example>",
         created_at=dt.datetime(2026, 11, 23, tzinfo=dt.UTC),
     ).as_bytes()
 
@@ -95,11 +99,18 @@ def test_plain_smtp_delivers_the_exact_bytes(smtp_server):
 @pytest.mark.usefixtures("trust")
 def test_starttls_with_login(make_smtp_server, certificate):
     server = make_smtp_server(
-        tls_context=server_context(certificate), require_starttls=True,
-        authenticator=check_password, auth_require_tls=True,
+        tls_context=server_context(certificate),
+        require_starttls=True,
+        authenticator=check_password,
+        auth_require_tls=True,
     )
-    settings = EmailSettings(host="localhost", port=server.port, security="starttls",
-                             username="analyst", password_env="SMTP_PW")
+    settings = EmailSettings(
+        host="localhost",
+        port=server.port,
+        security="starttls",
+        username="analyst",
+        password_env="SMTP_PW",
+    )
     send_email(settings, message(), environ={"SMTP_PW": PASSWORD})
     assert len(server.messages) == 1
 
@@ -129,8 +140,7 @@ def test_an_untrusted_certificate_is_refused(make_smtp_server, certificate):
 
 def test_a_closed_port_is_a_transient_error_naming_the_server(unused_port):
     with pytest.raises(AlertDeliveryError) as info:
-        send_email(EmailSettings(host="127.0.0.1", port=unused_port, timeout_seconds=5),
-                   message())
+        send_email(EmailSettings(host="127.0.0.1", port=unused_port, timeout_seconds=5), message())
     assert info.value.transient and info.value.channel == "email"
     assert f"127.0.0.1:{unused_port}" in str(info.value)
 

@@ -62,12 +62,15 @@ sender = "silkwatch@alerts.example"
 recipients = ["analyst@example.org"]
 {RULES}
 """)
-    seed(settings, [
-        {"id": "c1", "title": "City Brain 3.0 launched", "scores": {"smart_cities": 0.95}},
-        {"id": "c2", "title": "Traffic AI tender", "scores": {"smart_cities": 0.6}},
-        {"id": "s1", "title": "Ozon hub in Almaty", "scores": {"sco_ecommerce": 0.9}},
-        {"id": "s2", "title": "Wildberries Tashkent", "scores": {"sco_ecommerce": 0.7}},
-    ])
+    seed(
+        settings,
+        [
+            {"id": "c1", "title": "City Brain 3.0 launched", "scores": {"smart_cities": 0.95}},
+            {"id": "c2", "title": "Traffic AI tender", "scores": {"smart_cities": 0.6}},
+            {"id": "s1", "title": "Ozon hub in Almaty", "scores": {"sco_ecommerce": 0.9}},
+            {"id": "s2", "title": "Wildberries Tashkent", "scores": {"sco_ecommerce": 0.7}},
+        ],
+    )
     expected = {
         "cities-all": {"City Brain 3.0 launched", "Traffic AI tender"},
         "cities-strong": {"City Brain 3.0 launched"},
@@ -76,7 +79,9 @@ recipients = ["analyst@example.org"]
 
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, settings.source, now.isoformat()],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
     )
     try:
         assert in_flight.wait(120), child.communicate(timeout=5)
@@ -100,8 +105,9 @@ recipients = ["analyst@example.org"]
     duplicated = [mid for mid, n in ids.items() if n > 1]
     assert len(messages) - len(ids) <= 1  # at most the in-flight message came twice …
     assert len(duplicated) == 1 and ids[duplicated[0]] == 2  # … and here it did
-    copies = [raw for raw, m in zip(server.raw, messages, strict=True)
-              if m["Message-ID"] == duplicated[0]]
+    copies = [
+        raw for raw, m in zip(server.raw, messages, strict=True) if m["Message-ID"] == duplicated[0]
+    ]
     assert copies[0] == copies[1]  # same Message-ID and the same bytes
 
     got = {}

@@ -20,14 +20,28 @@ def planned(*items: ScoredItem, rule: str = "cities", channel: str = "email") ->
 
 
 def item(item_id: str, title: str, url: str | None = None, summary: str = "") -> ScoredItem:
-    return ScoredItem(item_id=item_id, theme="smart_cities", score=0.8, title=title, url=url,
-                      summary=summary, feed_url="https://f.example/a.xml", feed_name="Feed A",
-                      fetched_at=T0, evidence={"sentence": summary or title})
+    return ScoredItem(
+        item_id=item_id,
+        theme="smart_cities",
+        score=0.8,
+        title=title,
+        url=url,
+        summary=summary,
+        feed_url="https://f.example/a.xml",
+        feed_name="Feed A",
+        fetched_at=T0,
+        evidence={"sentence": summary or title},
+    )
 
 
 def render(p: PlannedAlert):
-    msg = alert_email(p, labels={"smart_cities": "Smart cities"}, sender="sw@alerts.example",
-                      recipients=["a@example.org", "b@example.org"], created_at=T0)
+    msg = alert_email(
+        p,
+        labels={"smart_cities": "Smart cities"},
+        sender="sw@alerts.example",
+        recipients=["a@example.org", "b@example.org"],
+        created_at=T0,
+    )
     return message_from_bytes(msg.as_bytes(), policy=policy.default)
 
 
@@ -38,7 +52,8 @@ def test_message_id_depends_on_rule_channel_and_the_set_of_items_only():
     assert render(planned(a))["Message-ID"] != first
     assert render(planned(a, b, rule="other"))["Message-ID"] != first
     assert message_id_for("cities", "webhook:x", "a", "b") != message_id_for(
-        "cities", "email", "a", "b")
+        "cities", "email", "a", "b"
+    )
     assert first.endswith("@alerts.example>")
 
 
@@ -65,8 +80,9 @@ def test_hostile_feed_text_is_escaped_and_javascript_links_are_dropped():
     )
     msg = render(planned(hostile))
     html = msg.get_body(("html",)).get_content()
-    assert "<script" not in html and "<img" not in html and "javascript:" not in html.split(
-        "Why:")[0]
+    assert (
+        "<script" not in html and "<img" not in html and "javascript:" not in html.split("Why:")[0]
+    )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert 'href="javascript' not in html
     assert "\n" not in msg["Subject"] and "\r" not in msg["Subject"]
@@ -102,9 +118,12 @@ def test_only_absolute_http_links_are_kept(url, ok):
 
 
 def test_why_line_reads_the_classifier_evidence():
-    ev = {"sentence": "Hangzhou's City Brain now runs 1,300 traffic lights.",
-          "example": "A city AI platform manages traffic.", "similarity": 0.71,
-          "keywords": ["city brain", "traffic"]}
+    ev = {
+        "sentence": "Hangzhou's City Brain now runs 1,300 traffic lights.",
+        "example": "A city AI platform manages traffic.",
+        "similarity": 0.71,
+        "keywords": ["city brain", "traffic"],
+    }
     assert why_line(ev) == (
         "“Hangzhou's City Brain now runs 1,300 traffic lights.”; close to “A city AI platform "
         "manages traffic.”; terms: city brain, traffic"

@@ -12,11 +12,30 @@ T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
 THRESHOLDS = {"cities": 0.5, "trade": 0.6}
 
 
-def row(item_id, theme, score, *, url=None, feed="https://f.example/a.xml", name="Feed A",
-        tags=(), title="", summary=""):
-    return ScoredItem(item_id=item_id, theme=theme, score=score, title=title or item_id,
-                      url=url, summary=summary, feed_url=feed, feed_name=name, fetched_at=T0,
-                      feed_tags=tuple(tags))
+def row(
+    item_id,
+    theme,
+    score,
+    *,
+    url=None,
+    feed="https://f.example/a.xml",
+    name="Feed A",
+    tags=(),
+    title="",
+    summary="",
+):
+    return ScoredItem(
+        item_id=item_id,
+        theme=theme,
+        score=score,
+        title=title or item_id,
+        url=url,
+        summary=summary,
+        feed_url=feed,
+        feed_name=name,
+        fetched_at=T0,
+        feed_tags=tuple(tags),
+    )
 
 
 def rule(name="r", themes=("cities",), **kw):
@@ -28,8 +47,12 @@ def ids(planned):
 
 
 def test_default_min_score_is_the_theme_threshold_and_best_comes_first():
-    scored = [row("low", "cities", 0.49), row("mid", "cities", 0.5), row("top", "cities", 0.9),
-              row("other", "trade", 0.99)]
+    scored = [
+        row("low", "cities", 0.49),
+        row("mid", "cities", 0.5),
+        row("top", "cities", 0.9),
+        row("other", "trade", 0.99),
+    ]
     assert ids(select_alerts([rule()], scored, THRESHOLDS, set())) == [
         ("r", "email", ["top", "mid"])
     ]
@@ -68,8 +91,11 @@ def test_feed_tag_and_keyword_filters():
 
 def test_one_story_reached_through_several_feeds_is_one_match():
     story = "https://n.example/story"
-    scored = [row("f1", "cities", 0.7, url=story), row("f2", "cities", 0.8, url=story),
-              row("solo", "cities", 0.6)]
+    scored = [
+        row("f1", "cities", 0.7, url=story),
+        row("f2", "cities", 0.8, url=story),
+        row("solo", "cities", 0.6),
+    ]
     assert ids(select_alerts([rule()], scored, THRESHOLDS, set())) == [
         ("r", "email", ["f2", "solo"])
     ]
@@ -77,8 +103,7 @@ def test_one_story_reached_through_several_feeds_is_one_match():
 
 def test_already_recorded_items_and_stories_are_skipped_per_rule_and_channel():
     story = "https://n.example/story"
-    scored = [row("a", "cities", 0.9), row("b", "cities", 0.9, url=story),
-              row("c", "cities", 0.9)]
+    scored = [row("a", "cities", 0.9), row("b", "cities", 0.9, url=story), row("c", "cities", 0.9)]
     already = {("r", "email", "a"), ("r", "email", story), ("other", "email", "c")}
     two_channels = rule(channels=("email", "webhook:ops"))
     assert ids(select_alerts([two_channels], scored, THRESHOLDS, already)) == [
@@ -88,8 +113,9 @@ def test_already_recorded_items_and_stories_are_skipped_per_rule_and_channel():
 
 
 def test_nothing_new_plans_nothing():
-    assert select_alerts([rule()], [row("a", "cities", 0.9)], THRESHOLDS,
-                         {("r", "email", "a")}) == []
+    assert (
+        select_alerts([rule()], [row("a", "cities", 0.9)], THRESHOLDS, {("r", "email", "a")}) == []
+    )
 
 
 def test_email_without_a_server_is_recorded_as_outbox():

@@ -19,12 +19,28 @@ SECRET = "hook-secret-123"
 TOKEN_PATH = "/hooks/T0K3N-xyz"  # webhook URLs carry secrets: never in an error
 
 ITEMS = [
-    {"id": "a", "title": "Hangzhou <City> Brain & more", "url": "https://n.example/a?x=1&y=2",
-     "scores": {"smart_cities": 0.91},
-     "evidence": {"smart_cities": {"sentence": "Hangzhou City Brain", "example": "City AI",
-                                   "keywords": ["city brain"], "similarity": 0.7}}},
-    {"id": "b", "title": "Bad | link", "url": "javascript:alert(1)", "feed_name": "Feed A",
-     "scores": {"smart_cities": 0.6}, "evidence": {"smart_cities": {}}},
+    {
+        "id": "a",
+        "title": "Hangzhou <City> Brain & more",
+        "url": "https://n.example/a?x=1&y=2",
+        "scores": {"smart_cities": 0.91},
+        "evidence": {
+            "smart_cities": {
+                "sentence": "Hangzhou City Brain",
+                "example": "City AI",
+                "keywords": ["city brain"],
+                "similarity": 0.7,
+            }
+        },
+    },
+    {
+        "id": "b",
+        "title": "Bad | link",
+        "url": "javascript:alert(1)",
+        "feed_name": "Feed A",
+        "scores": {"smart_cities": 0.6},
+        "evidence": {"smart_cities": {}},
+    },
 ]
 
 MESSAGE_ID = "<2ef03dc6fadfecccfea217cbb74c990d@localhost>"  # rule, channel, sorted ids
@@ -106,8 +122,9 @@ def test_slack_payload_byte_for_byte(alert_settings, seed, httpserver: HTTPServe
     settings = alert_settings(webhook_config("slack", secret=False))
     seed(settings, ITEMS)
 
-    deliver_alerts(settings, run_id="r1", now=now,
-                   environ={"HOOK_URL": httpserver.url_for(TOKEN_PATH)})
+    deliver_alerts(
+        settings, run_id="r1", now=now, environ={"HOOK_URL": httpserver.url_for(TOKEN_PATH)}
+    )
 
     [(body, headers)] = receiver.requests
     assert body == EXPECTED_SLACK
@@ -142,8 +159,13 @@ def test_a_5xx_is_recorded_naming_the_webhook_and_resent_unchanged_next_run(
 def test_error_statuses_name_the_channel_never_the_url(httpserver: HTTPServer, status, transient):
     httpserver.expect_request(TOKEN_PATH).respond_with_data("no", status=status)
     with pytest.raises(AlertDeliveryError) as info:
-        post_webhook("ops", WebhookSettings(url_env="HOOK_URL"), b"{}", message_id="<m@x>",
-                     environ={"HOOK_URL": httpserver.url_for(TOKEN_PATH)})
+        post_webhook(
+            "ops",
+            WebhookSettings(url_env="HOOK_URL"),
+            b"{}",
+            message_id="<m@x>",
+            environ={"HOOK_URL": httpserver.url_for(TOKEN_PATH)},
+        )
     assert info.value.channel == "webhook:ops" and info.value.transient is transient
     assert str(status) in str(info.value)
     assert "T0K3N" not in str(info.value) and "127.0.0.1" not in str(info.value)
@@ -153,8 +175,9 @@ def test_unreachable_receiver_and_missing_variables(unused_port):
     hook = WebhookSettings(url_env="HOOK_URL", secret_env="HOOK_SECRET")
     url = f"http://127.0.0.1:{unused_port}{TOKEN_PATH}"
     with pytest.raises(AlertDeliveryError) as down:
-        post_webhook("ops", hook, b"{}", message_id="<m@x>",
-                     environ={"HOOK_URL": url, "HOOK_SECRET": "s"})
+        post_webhook(
+            "ops", hook, b"{}", message_id="<m@x>", environ={"HOOK_URL": url, "HOOK_SECRET": "s"}
+        )
     assert down.value.transient and "T0K3N" not in str(down.value)
     with pytest.raises(AlertDeliveryError, match="HOOK_URL"):
         post_webhook("ops", hook, b"{}", message_id="<m@x>", environ={})

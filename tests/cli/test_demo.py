@@ -42,8 +42,9 @@ def parsed_demo_feeds():
             url = server.url_for(feed.file)
             resp = client.get(url)
             assert resp.status_code == 200
-            assert client.get(url, headers={"If-None-Match": resp.headers["ETag"]}).status_code \
-                == 304
+            assert (
+                client.get(url, headers={"If-None-Match": resp.headers["ETag"]}).status_code == 304
+            )
             result = FetchResult(url, url, 200, resp.content, dict(resp.headers))
             parsed[feed.file] = parse_feed(result)
         assert client.get(server.url_for("missing.xml")).status_code == 404
@@ -114,20 +115,34 @@ def test_demo_dir_refuses_a_folder_in_use_and_replaces_only_its_own(tmp_path: Pa
 
 # --- the command, end to end: real server, real flows, real model ---------------------------
 
-ON_THEME = {
-    "Kuala Lumpur switches on AI traffic platform built with Chinese cloud partner":
-        "smart_cities",
-    "Tashkent expands \"Safe City\" camera network with Chinese-built command centre":
-        "smart_cities",
-    "Khorgos border hub opens bonded warehouse for cross-border e-commerce parcels":
-        "sco_ecommerce",
-    "SCO digital economy ministers agree roadmap for paperless trade and online retail":
-        "sco_ecommerce",
-    "Regulator fines food-delivery platform 1.2 billion yuan over exclusive merchant deals":
-        "china_tech_regulation",
-    "Cyberspace regulator eases rules on sending personal data abroad":
-        "china_tech_regulation",
-}
+ON_THEME = dict(
+    [
+        (
+            "Kuala Lumpur switches on AI traffic platform built with Chinese cloud partner",
+            "smart_cities",
+        ),
+        (
+            'Tashkent expands "Safe City" camera network with Chinese-built command centre',
+            "smart_cities",
+        ),
+        (
+            "Khorgos border hub opens bonded warehouse for cross-border e-commerce parcels",
+            "sco_ecommerce",
+        ),
+        (
+            "SCO digital economy ministers agree roadmap for paperless trade and online retail",
+            "sco_ecommerce",
+        ),
+        (
+            "Regulator fines food-delivery platform 1.2 billion yuan over exclusive merchant deals",
+            "china_tech_regulation",
+        ),
+        (
+            "Cyberspace regulator eases rules on sending personal data abroad",
+            "china_tech_regulation",
+        ),
+    ]
+)
 OFF_THEME = (
     "Shanghai side clinch league title with stoppage-time penalty",
     "Almaty apple festival draws record crowds",
@@ -146,8 +161,11 @@ def test_demo_command_runs_the_pipeline_offline(tmp_path: Path, monkeypatch):
     assert result.exit_code == 0, result.output
     folder = tmp_path / "silkwatch-demo"
     db_path = folder / "silkwatch.duckdb"
-    for shown in ("silkwatch-demo/silkwatch.toml", "silkwatch-demo/silkwatch.duckdb",
-                  "silkwatch-demo/outbox"):
+    for shown in (
+        "silkwatch-demo/silkwatch.toml",
+        "silkwatch-demo/silkwatch.duckdb",
+        "silkwatch-demo/outbox",
+    ):
         assert shown in result.output
     assert result.output.count("silkwatch sql --config silkwatch-demo/silkwatch.toml") == 3
 

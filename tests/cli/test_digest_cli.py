@@ -42,13 +42,25 @@ rules = []
 """
 
 ITEMS = [
-    {"id": "x1", "title": "<script>alert('title')</script>Safe city tender in Bishkek",
-     "url": "javascript:alert(document.cookie)", "summary": "<b>tender</b> text",
-     "scores": {"smart_cities": 0.97}},
-    {"id": "x2", "title": 'Cameras <img src=x onerror="alert(1)"> across Almaty',
-     "url": "https://n.example/x2", "scores": {"smart_cities": 0.8}},
-    {"id": "s1", "title": "Ozon opens a hub in Tashkent", "url": "https://n.example/s1",
-     "scores": {"sco_ecommerce": 0.9}},
+    {
+        "id": "x1",
+        "title": "<script>alert('title')</script>Safe city tender in Bishkek",
+        "url": "javascript:alert(document.cookie)",
+        "summary": "<b>tender</b> text",
+        "scores": {"smart_cities": 0.97},
+    },
+    {
+        "id": "x2",
+        "title": 'Cameras <img src=x onerror="alert(1)"> across Almaty',
+        "url": "https://n.example/x2",
+        "scores": {"smart_cities": 0.8},
+    },
+    {
+        "id": "s1",
+        "title": "Ozon opens a hub in Tashkent",
+        "url": "https://n.example/s1",
+        "scores": {"sco_ecommerce": 0.9},
+    },
     {"id": "old", "title": "Three days old", "age_hours": 72, "scores": {"smart_cities": 0.9}},
 ]
 
@@ -61,8 +73,9 @@ def test_digest_command_sends_one_multipart_email_with_every_theme(
     seed_items(load_settings(path, environ={}), ITEMS)
     runner = CliRunner()
 
-    result = runner.invoke(cli, ["digest", "--config", str(path), "--since", "24h",
-                                 "--to", "analyst@example.org"])
+    result = runner.invoke(
+        cli, ["digest", "--config", str(path), "--since", "24h", "--to", "analyst@example.org"]
+    )
 
     assert result.exit_code == 0, result.output
     assert "digest: 3 matches" in result.output and "sent to analyst@example.org" in result.output
@@ -83,8 +96,9 @@ def test_digest_command_sends_one_multipart_email_with_every_theme(
     assert again.exit_code == 0 and "already sent to analyst@example.org" in again.output
     assert len(smtp_server.messages) == 1
 
-    forced = runner.invoke(cli, ["digest", "--config", str(path), "--to",
-                                 "analyst@example.org", "--force"])
+    forced = runner.invoke(
+        cli, ["digest", "--config", str(path), "--to", "analyst@example.org", "--force"]
+    )
     assert forced.exit_code == 0 and len(smtp_server.messages) == 2
 
     out = tmp_path / "digest.html"

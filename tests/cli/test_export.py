@@ -48,9 +48,7 @@ def test_items_are_partitioned_by_utc_day_and_small_tables_are_single_files(
     out = tmp_path / "parquet"
     result = _export(config, out)
     assert "items: 3 rows in 2 day folders" in result.output
-    assert sorted(p.name for p in (out / "items").iterdir()) == [
-        "day=2026-03-01", "day=2026-03-02"
-    ]
+    assert sorted(p.name for p in (out / "items").iterdir()) == ["day=2026-03-01", "day=2026-03-02"]
     assert (out / "feeds.parquet").is_file()
     rows = duckdb.execute(
         "SELECT item_id, CAST(day AS VARCHAR) FROM read_parquet(?, hive_partitioning = true) "

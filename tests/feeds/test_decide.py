@@ -31,8 +31,13 @@ def result(status: int = 200, **headers: str) -> FetchResult:
 
 def failing(count: int) -> FeedState:
     return FeedState(
-        URL, etag='"e"', last_modified="lm", error_count=count, last_status="fetch_error",
-        last_error="boom", first_error_at=NOW - timedelta(days=1),
+        URL,
+        etag='"e"',
+        last_modified="lm",
+        error_count=count,
+        last_status="fetch_error",
+        last_error="boom",
+        first_error_at=NOW - timedelta(days=1),
         next_fetch_at=NOW - timedelta(minutes=1),
     )
 
@@ -75,8 +80,13 @@ def test_max_age_sets_next_fetch_capped() -> None:
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [(None, None), ("no-cache, max-age=60", None), ("public, max-age=0", None),
-     ('max-age="120"', timedelta(seconds=120)), ("s-maxage=5", None)],
+    [
+        (None, None),
+        ("no-cache, max-age=60", None),
+        ("public, max-age=0", None),
+        ('max-age="120"', timedelta(seconds=120)),
+        ("s-maxage=5", None),
+    ],
 )
 def test_freshness_lifetime(header: str | None, expected: timedelta | None) -> None:
     assert freshness_lifetime(header) == expected

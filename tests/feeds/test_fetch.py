@@ -132,8 +132,16 @@ def test_503_with_retry_after_http_date(httpserver: HTTPServer) -> None:
 
 @pytest.mark.parametrize(
     ("status", "transient"),
-    [(503, True), (500, True), (502, True), (429, True), (408, True), (404, False),
-     (410, False), (403, False)],
+    [
+        (503, True),
+        (500, True),
+        (502, True),
+        (429, True),
+        (408, True),
+        (404, False),
+        (410, False),
+        (403, False),
+    ],
 )
 def test_status_errors_are_classified(httpserver: HTTPServer, status: int, transient: bool) -> None:
     httpserver.expect_request("/feed").respond_with_data("no", status=status)

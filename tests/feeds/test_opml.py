@@ -52,8 +52,10 @@ def test_opml_without_feeds_gives_empty_list(tmp_path: Path) -> None:
     [
         ("<opml><body><outline ", "not readable as OPML"),
         ('<rss version="2.0"><channel/></rss>', "not an OPML file"),
-        ('<opml><body><outline text="Bad" xmlUrl="ftp://x.example.test/f"/></body></opml>',
-         "http(s)"),
+        (
+            '<opml><body><outline text="Bad" xmlUrl="ftp://x.example.test/f"/></body></opml>',
+            "http(s)",
+        ),
     ],
 )
 def test_bad_files_raise_config_error_naming_the_file(

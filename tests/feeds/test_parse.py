@@ -21,7 +21,10 @@ def rss(items: str) -> bytes:
 
 def result(body: bytes, content_type: str = "application/xml", **headers: str) -> FetchResult:
     return FetchResult(
-        url=URL, final_url=URL, status=200, body=body,
+        url=URL,
+        final_url=URL,
+        status=200,
+        body=body,
         headers={"content-type": content_type, **headers},
     )
 

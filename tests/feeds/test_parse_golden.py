@@ -85,7 +85,10 @@ def test_every_case_has_an_expectation() -> None:
 def test_golden_from_bytes(case: Path) -> None:
     url = f"{ORIGIN}/golden/{case.name}"
     result = FetchResult(
-        url=url, final_url=url, status=200, body=case.read_bytes(),
+        url=url,
+        final_url=url,
+        status=200,
+        body=case.read_bytes(),
         headers={"content-type": content_type(case)},
     )
     check(result, expected_for(case))

@@ -45,11 +45,18 @@ rules = []
 def test_digest_flow_sends_one_email_per_recipient_once(write_config, smtp_server, seed_items):
     path = write_config(CONFIG.format(port=smtp_server.port))
     settings = load_settings(path, environ={})
-    seed_items(settings, [
-        {"id": "a", "title": "City Brain expands", "url": "https://n.example/a",
-         "scores": {"smart_cities": 0.9, "ports": 0.1}},
-        {"id": "p", "title": "Gwadar terminal deal", "scores": {"ports": 0.7}},
-    ])
+    seed_items(
+        settings,
+        [
+            {
+                "id": "a",
+                "title": "City Brain expands",
+                "url": "https://n.example/a",
+                "scores": {"smart_cities": 0.9, "ports": 0.1},
+            },
+            {"id": "p", "title": "Gwadar terminal deal", "scores": {"ports": 0.7}},
+        ],
+    )
 
     first = digest(config_path=str(path))
 

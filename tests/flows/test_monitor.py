@@ -90,7 +90,9 @@ def test_a_bad_feed_is_recorded_and_the_cycle_completes(
 
     assert (summary.feeds_ok, summary.feeds_failed, summary.new_items) == (1, 2, 2)
     with duckdb.connect(str(settings.storage.database), read_only=True) as db:
-        rows = dict(db.execute("SELECT url, last_error FROM feeds WHERE error_count > 0").fetchall())
+        rows = dict(
+            db.execute("SELECT url, last_error FROM feeds WHERE error_count > 0").fetchall()
+        )
     assert set(rows) == set(urls[1:])
     assert "500" in rows[urls[1]]
     assert all(err for err in rows.values())

@@ -19,30 +19,46 @@ from silkwatch.config import load_settings
 pytestmark = [pytest.mark.usefixtures("prefect_backend"), pytest.mark.slow]
 
 ON_THEME = [
-    ("Hangzhou expands City Brain AI traffic platform across the city",
-     "The smart city platform links thousands of traffic cameras and sensors to a central "
-     "command centre run with Alibaba Cloud."),
-    ("Xiong'an new area opens smart city data centre",
-     "China's planned smart city south of Beijing switched on its city brain, managing traffic "
-     "lights and IoT sensors."),
+    (
+        "Hangzhou expands City Brain AI traffic platform across the city",
+        "The smart city platform links thousands of traffic cameras and sensors to a central "
+        "command centre run with Alibaba Cloud.",
+    ),
+    (
+        "Xiong'an new area opens smart city data centre",
+        "China's planned smart city south of Beijing switched on its city brain, managing traffic "
+        "lights and IoT sensors.",
+    ),
 ]
 OFF_THEME = [
-    ("Local football club wins the league title",
-     "Fans celebrated in the streets after the final match of the season."),
-    ("How to bake sourdough bread at home",
-     "A simple recipe with flour, water, salt and patience."),
-    ("Heavy rain expected across the north this weekend",
-     "Forecasters warn of flooding in low-lying areas."),
+    (
+        "Local football club wins the league title",
+        "Fans celebrated in the streets after the final match of the season.",
+    ),
+    (
+        "How to bake sourdough bread at home",
+        "A simple recipe with flour, water, salt and patience.",
+    ),
+    (
+        "Heavy rain expected across the north this weekend",
+        "Forecasters warn of flooding in low-lying areas.",
+    ),
 ]
-LATER = ("Uzbekistan signs safe city contract for Tashkent",
-         "The deal covers surveillance cameras, facial recognition and an urban command center.")
+LATER = (
+    "Uzbekistan signs safe city contract for Tashkent",
+    "The deal covers surveillance cameras, facial recognition and an urban command center.",
+)
 
 
 def entries(pairs):
     return [
-        {"title": title, "description": summary, "guid": f"g-{i}-{title[:12]}",
-         "link": f"https://news.example/{i}-{re.sub(r'[^a-z]+', '-', title.lower())}",
-         "pubDate": "Mon, 23 Nov 2026 08:00:00 GMT"}
+        {
+            "title": title,
+            "description": summary,
+            "guid": f"g-{i}-{title[:12]}",
+            "link": f"https://news.example/{i}-{re.sub(r'[^a-z]+', '-', title.lower())}",
+            "pubDate": "Mon, 23 Nov 2026 08:00:00 GMT",
+        }
         for i, (title, summary) in enumerate(pairs)
     ]
 
@@ -58,8 +74,9 @@ def test_cycles_alert_on_theme_items_once_and_then_only_new_ones(
     feed = {"items": entries(ON_THEME + OFF_THEME)}
 
     def serve(request: Request) -> Response:
-        return Response(make_rss("Loopback news", feed["items"]),
-                        content_type="application/rss+xml")
+        return Response(
+            make_rss("Loopback news", feed["items"]), content_type="application/rss+xml"
+        )
 
     httpserver.expect_request("/feed.xml").respond_with_handler(serve)
     path = write_config(f"""
@@ -67,7 +84,7 @@ def test_cycles_alert_on_theme_items_once_and_then_only_new_ones(
 database = "sw.duckdb"
 
 [[feeds]]
-url = "{httpserver.url_for('/feed.xml')}"
+url = "{httpserver.url_for("/feed.xml")}"
 name = "Loopback news"
 
 [email]

@@ -66,15 +66,16 @@ def read_events(run_id: str, expect: int, timeout: float = 60.0) -> list:
     return found
 
 
-def test_the_task_delivers_and_emits_matched_and_sent_events(
-    write_config, smtp_server, seed_items
-):
+def test_the_task_delivers_and_emits_matched_and_sent_events(write_config, smtp_server, seed_items):
     settings = load_settings(write_config(CONFIG.format(port=smtp_server.port)), environ={})
-    seed_items(settings, [
-        {"id": "a", "title": "City Brain", "scores": {"smart_cities": 0.9}},
-        {"id": "b", "title": "Traffic AI", "scores": {"smart_cities": 0.7}},
-        {"id": "c", "title": "Football", "scores": {"smart_cities": 0.1}},
-    ])
+    seed_items(
+        settings,
+        [
+            {"id": "a", "title": "City Brain", "scores": {"smart_cities": 0.9}},
+            {"id": "b", "title": "Traffic AI", "scores": {"smart_cities": 0.7}},
+            {"id": "c", "title": "Football", "scores": {"smart_cities": 0.1}},
+        ],
+    )
     run_id = str(uuid.uuid4())
 
     result = deliver_in_a_flow(settings, run_id)
@@ -114,8 +115,9 @@ def test_a_cycle_with_smtp_down_completes_and_the_next_cycle_delivers(
     from warehouse.db import open_db
 
     # No feeds to fetch: the matches are already stored (scored as the classifier would).
-    settings = load_settings(write_config("feeds = []\n" + CONFIG.format(port=unused_port)),
-                             environ={})
+    settings = load_settings(
+        write_config("feeds = []\n" + CONFIG.format(port=unused_port)), environ={}
+    )
     seed_items(settings, [{"id": "a", "title": "City Brain", "scores": {"smart_cities": 0.9}}])
 
     down = monitor(settings=settings, classify=False)

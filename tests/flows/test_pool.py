@@ -17,8 +17,9 @@ def test_each_shard_gets_a_deployment_with_its_parameters():
     from prefect.client.schemas.actions import WorkPoolCreate
 
     with get_client(sync_client=True) as client:
-        client.create_work_pool(WorkPoolCreate(name="silkwatch-test", type="process"),
-                                overwrite=True)
+        client.create_work_pool(
+            WorkPoolCreate(name="silkwatch-test", type="process"), overwrite=True
+        )
         ids = deploy_to_work_pool(
             ScheduleSettings(monitor_every_minutes=10, digest_at="06:00", timezone="UTC"),
             "/etc/silkwatch/silkwatch.toml",
@@ -34,7 +35,9 @@ def test_each_shard_gets_a_deployment_with_its_parameters():
         assert d.work_pool_name == "silkwatch-test"
         assert d.entrypoint == "flows.monitor.monitor"  # workers import it from the package
         assert d.parameters == {
-            "config_path": "/etc/silkwatch/silkwatch.toml", "shard": i, "shards": 3
+            "config_path": "/etc/silkwatch/silkwatch.toml",
+            "shard": i,
+            "shards": 3,
         }
         assert d.schedules[0].schedule.interval.total_seconds() == 600
     assert by_name[DIGEST_DEPLOYMENT].schedules[0].schedule.cron == "0 6 * * *"

@@ -52,7 +52,8 @@ def test_stop_ends_the_whole_group_and_kills_what_ignores_sigterm(tmp_path: Path
 def test_output_goes_to_the_log_file_and_exit_codes_are_reported(tmp_path: Path):
     log = tmp_path / "logs" / "child.log"
     group = ProcessGroup(
-        "echo", [sys.executable, "-c", "print('hello from the child'); raise SystemExit(3)"],
+        "echo",
+        [sys.executable, "-c", "print('hello from the child'); raise SystemExit(3)"],
         log_path=log,
     ).start()
     group.proc.wait(timeout=30)

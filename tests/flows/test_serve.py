@@ -104,8 +104,12 @@ def test_serve_runs_on_schedule_survives_a_crash_and_stops_cleanly(
     body = make_rss(
         "Loopback",
         [
-            {"title": f"Story {i}", "link": f"https://news.example/{i}", "guid": f"g{i}",
-             "description": "Almaty city hall deploys an AI traffic signal platform."}
+            {
+                "title": f"Story {i}",
+                "link": f"https://news.example/{i}",
+                "guid": f"g{i}",
+                "description": "Almaty city hall deploys an AI traffic signal platform.",
+            }
             for i in range(5)
         ],
     )
@@ -132,7 +136,10 @@ def test_serve_runs_on_schedule_survives_a_crash_and_stops_cleanly(
         serve = subprocess.Popen(
             [sys.executable, "-m", "silkwatch", "serve", "--config", str(config)]
             + (["--in-process"] if mode == "in-process" else []),
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
             start_new_session=True,
         )
         try:

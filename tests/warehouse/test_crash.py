@@ -105,8 +105,7 @@ def test_kill_9_leaves_each_feed_all_or_nothing(tmp_path: Path, batch: int):
 
     with duckdb.connect(str(db), read_only=True) as conn:
         total, distinct, keys = conn.execute(
-            "SELECT count(*), count(DISTINCT item_id), count(DISTINCT (feed_url, guid)) "
-            "FROM items"
+            "SELECT count(*), count(DISTINCT item_id), count(DISTINCT (feed_url, guid)) FROM items"
         ).fetchone()
     expected = FEEDS * crash_writer.ITEMS_PER_FEED
     assert (total, distinct, keys) == (expected, expected, expected), f"seed {seed}"

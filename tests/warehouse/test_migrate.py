@@ -12,8 +12,12 @@ from silkwatch.errors import StorageError
 from warehouse.db import open_db
 from warehouse.migrate import Migration, apply_migrations, available_migrations, schema_version
 
-_TABLE_V1 = Migration(1, "001_initial.sql", "CREATE TABLE schema_migrations "
-                      "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ);")
+_TABLE_V1 = Migration(
+    1,
+    "001_initial.sql",
+    "CREATE TABLE schema_migrations "
+    "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ);",
+)
 _TABLE_V2 = Migration(2, "002_a.sql", "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);")
 _TABLE_V3 = Migration(3, "003_b.sql", "CREATE TABLE b (y INTEGER);")
 

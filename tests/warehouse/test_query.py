@@ -23,8 +23,13 @@ A = "https://a.example/rss"
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "sw.duckdb"
     with open_db(path) as conn:
-        save_outcome(conn, run_id="r1", outcome=ok_outcome(A, [item(A, "1"), item(A, "2")]),
-                     state=ok_state(A), now=T0)
+        save_outcome(
+            conn,
+            run_id="r1",
+            outcome=ok_outcome(A, [item(A, "1"), item(A, "2")]),
+            state=ok_state(A),
+            now=T0,
+        )
     return path
 
 
@@ -55,7 +60,7 @@ def test_query_on_a_missing_database_says_run_first(tmp_path: Path):
 SAMPLE = QueryResult(
     columns=["title", "n", "published_at", "tags"],
     rows=[
-        ("Khorgos, \"dry port\"\nopens", 3, datetime(2026, 3, 1, 12, 0, tzinfo=UTC), ["cn"]),
+        ('Khorgos, "dry port"\nopens', 3, datetime(2026, 3, 1, 12, 0, tzinfo=UTC), ["cn"]),
         ("Ünicode 新闻", None, None, []),
     ],
 )
@@ -68,7 +73,7 @@ def test_table_format_is_aligned_with_empty_nulls_and_one_line_per_row():
     assert set(lines[1].replace(" ", "")) == {"-"}
     assert lines[2].startswith('Khorgos, "dry port" opens  3  2026-03-01T12:00:00+00:00  ["cn"]')
     col = lines[0].index("n ")
-    assert lines[2][col] == "3" and lines[3][col:col + 1] == " "
+    assert lines[2][col] == "3" and lines[3][col : col + 1] == " "
     assert lines[3].startswith("Ünicode 新闻")
 
 
@@ -83,8 +88,12 @@ def test_csv_format_round_trips_through_the_csv_module():
 
 def test_json_format_is_a_list_of_objects_with_iso_times():
     assert json.loads(format_result(SAMPLE, "json")) == [
-        {"title": 'Khorgos, "dry port"\nopens', "n": 3,
-         "published_at": "2026-03-01T12:00:00+00:00", "tags": ["cn"]},
+        {
+            "title": 'Khorgos, "dry port"\nopens',
+            "n": 3,
+            "published_at": "2026-03-01T12:00:00+00:00",
+            "tags": ["cn"],
+        },
         {"title": "Ünicode 新闻", "n": None, "published_at": None, "tags": []},
     ]
 
