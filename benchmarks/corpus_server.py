@@ -14,9 +14,11 @@ import re
 import sys
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
+
+from silkwatch.demo.server import LoopbackHTTPServer
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "feeds-corpus"
 
@@ -102,8 +104,7 @@ class CorpusServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def body(self, f: CorpusFile) -> bytes:

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import duckdb
@@ -19,6 +19,7 @@ import pytest
 
 from flows.ingest import ingest_feeds
 from silkwatch.config import load_settings
+from silkwatch.demo.server import LoopbackHTTPServer
 
 FEEDS, ITEMS = 30, 20
 
@@ -63,8 +64,7 @@ class SlowFeeds(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def slow_server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), SlowFeeds)
-    httpd.daemon_threads = True
+    httpd = LoopbackHTTPServer(("127.0.0.1", 0), SlowFeeds)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
