@@ -34,7 +34,7 @@ def next_digest_at(now: datetime, schedule: ScheduleSettings) -> datetime:
     Wall-clock arithmetic, so 07:00 stays 07:00 across daylight-saving changes.
     """
     zone: tzinfo = ZoneInfo(schedule.timezone)
-    hour, minute = (int(x) for x in schedule.digest_at.split(":")[:2])
+    hour, minute = schedule.digest_time.hour, schedule.digest_time.minute
     local = now.astimezone(zone)
     candidate = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
     if candidate <= local:

@@ -12,7 +12,7 @@ silkwatch installed (pip or the Docker image), not a copy of this checkout.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -43,43 +43,29 @@ def deploy_to_work_pool(
     """
     if shards < 1:
         raise ValueError(f"shards must be at least 1, got {shards}")
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
-    from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
     from prefect.deployments.runner import EntrypointType
 
-    from flows.digest import digest
-    from flows.monitor import monitor
-    from flows.serve import DIGEST_DEPLOYMENT, digest_cron
+    from flows.serve import digest_deployment, monitor_deployment
 
-    one_at_a_time = ConcurrencyLimitConfig(
-        limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
-    )
-    every = timedelta(minutes=schedule.monitor_every_minutes)
+    # workers import the flows from the installed package, not from a copy of this checkout
+    by_module = EntrypointType.MODULE_PATH
     anchor = datetime.now(UTC)
     deployments: list[Any] = [
-        monitor.to_deployment(
+        monitor_deployment(
+            schedule,
+            config_path,
             name=shard_deployment_name(i, shards),
-            schedule=IntervalSchedule(
-                interval=every, anchor_date=anchor, timezone=schedule.timezone
-            ),
-            parameters={"config_path": config_path, "shard": i, "shards": shards},
-            concurrency_limit=one_at_a_time,
-            entrypoint_type=EntrypointType.MODULE_PATH,
+            anchor=anchor,
+            shard=i,
+            shards=shards,
+            entrypoint_type=by_module,
             tags=["silkwatch", f"shard-{i + 1}-of-{shards}"],
             description=f"Monitoring cycle for shard {i + 1} of {shards} of the feed list.",
         )
         for i in range(shards)
     ]
     deployments.append(
-        digest.to_deployment(
-            name=DIGEST_DEPLOYMENT,
-            schedule=CronSchedule(cron=digest_cron(schedule), timezone=schedule.timezone),
-            parameters={"config_path": config_path},
-            concurrency_limit=one_at_a_time,
-            entrypoint_type=EntrypointType.MODULE_PATH,
-            tags=["silkwatch"],
-            description=f"Daily digest at {schedule.digest_at} {schedule.timezone}.",
-        )
+        digest_deployment(schedule, config_path, entrypoint_type=by_module, tags=["silkwatch"])
     )
     from prefect import get_client
     from prefect.exceptions import ObjectNotFound

@@ -43,6 +43,8 @@ __all__ = [
     "ServeOptions",
     "build_deployments",
     "digest_cron",
+    "digest_deployment",
+    "monitor_deployment",
     "run_runner",
     "supervise",
 ]
@@ -56,45 +58,82 @@ Echo = Callable[[str], None]
 
 def digest_cron(schedule: ScheduleSettings) -> str:
     """``digest_at = "07:30"`` -> ``"30 7 * * *"`` (interpreted in ``schedule.timezone``)."""
-    hour, minute = (int(part) for part in schedule.digest_at.split(":")[:2])
-    return f"{minute} {hour} * * *"
+    at = schedule.digest_time
+    return f"{at.minute} {at.hour} * * *"
+
+
+def _one_at_a_time() -> Any:
+    """Runs never overlap: a run that comes due while the previous one runs is cancelled."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    return ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+
+
+def monitor_deployment(
+    schedule: ScheduleSettings,
+    config_path: str | None,
+    *,
+    name: str,
+    anchor: datetime,
+    shard: int = 0,
+    shards: int = 1,
+    **options: Any,
+) -> Any:
+    """A ``monitor`` deployment every ``monitor_every_minutes`` from ``anchor``, for one shard.
+
+    ``options`` go to ``to_deployment`` (tags, paused, entrypoint type, description).
+    """
+    from prefect.client.schemas.schedules import IntervalSchedule
+
+    from flows.monitor import monitor
+
+    parameters = {"config_path": config_path, "shard": shard, "shards": shards}
+    options.setdefault(
+        "description", f"Fetch, classify and alert every {schedule.monitor_every_minutes} min."
+    )
+    return monitor.to_deployment(
+        name=name,
+        schedule=IntervalSchedule(
+            interval=timedelta(minutes=schedule.monitor_every_minutes),
+            anchor_date=anchor,
+            timezone=schedule.timezone,
+        ),
+        parameters=parameters,
+        concurrency_limit=_one_at_a_time(),
+        **options,
+    )
+
+
+def digest_deployment(schedule: ScheduleSettings, config_path: str | None, **options: Any) -> Any:
+    """The ``digest`` deployment, daily at ``digest_at`` in ``timezone``."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    from flows.digest import digest
+
+    return digest.to_deployment(
+        name=DIGEST_DEPLOYMENT,
+        schedule=CronSchedule(cron=digest_cron(schedule), timezone=schedule.timezone),
+        parameters={"config_path": config_path},
+        concurrency_limit=_one_at_a_time(),
+        description=f"Daily digest at {schedule.digest_at} {schedule.timezone}.",
+        **options,
+    )
 
 
 def build_deployments(schedule: ScheduleSettings, config_path: str | None) -> list[Any]:
     """The two runner deployments; runs get ``config_path`` so they load the same settings."""
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
-    from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
-
-    from flows.digest import digest
-    from flows.monitor import monitor
-
-    one_at_a_time = ConcurrencyLimitConfig(
-        limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
-    )
-    params = {"config_path": config_path}
     every = timedelta(minutes=schedule.monitor_every_minutes)
     return [
-        monitor.to_deployment(
+        # run_runner starts the first cycle at once; the schedule takes over from there
+        monitor_deployment(
+            schedule,
+            config_path,
             name=MONITOR_DEPLOYMENT,
-            # run_runner starts the first cycle at once; the schedule takes over from there
-            schedule=IntervalSchedule(
-                interval=every, anchor_date=datetime.now(UTC) + every, timezone=schedule.timezone
-            ),
-            parameters=params,
-            concurrency_limit=one_at_a_time,
+            anchor=datetime.now(UTC) + every,
             paused=False,
             tags=["silkwatch"],
-            description=f"Fetch, classify and alert every {schedule.monitor_every_minutes} min.",
         ),
-        digest.to_deployment(
-            name=DIGEST_DEPLOYMENT,
-            schedule=CronSchedule(cron=digest_cron(schedule), timezone=schedule.timezone),
-            parameters=params,
-            concurrency_limit=one_at_a_time,
-            paused=False,
-            tags=["silkwatch"],
-            description=f"Daily digest at {schedule.digest_at} {schedule.timezone}.",
-        ),
+        digest_deployment(schedule, config_path, paused=False, tags=["silkwatch"]),
     ]
 
 

@@ -209,6 +209,11 @@ class ScheduleSettings(_Strict):
             raise ValueError(f"digest_at must be HH:MM, got {v!r}") from None
         return v
 
+    @property
+    def digest_time(self) -> time:
+        """``digest_at`` as a wall-clock time in ``timezone``."""
+        return time.fromisoformat(self.digest_at)
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
@@ -269,9 +274,10 @@ class Settings(_Strict):
         """The TOML file these settings came from, to hand to a flow run by path.
 
         Flow parameters are stored by Prefect (and capped at 512 KB), so runs get a path
-        rather than a serialised copy of a large feed list.
+        rather than a serialised copy of a large feed list. Absolute, because the run may
+        start in another working directory (a runner child, a worker).
         """
-        return None if self.source == DEFAULT_SOURCE else self.source
+        return None if self.source == DEFAULT_SOURCE else str(Path(self.source).resolve())
 
     def themes_version(self) -> str:
         """A short hash of the theme definitions, stored with every score."""

@@ -9,13 +9,12 @@ copy is a snapshot, and sequences keep their positions so a restored copy keeps 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import duckdb
 
-from silkwatch.errors import DatabaseBusyError, StorageError
-from warehouse.db import is_lock_conflict
+from silkwatch.errors import StorageError
+from warehouse.db import retry_while_locked
 
 __all__ = ["backup_database"]
 
@@ -30,19 +29,12 @@ def backup_database(source: Path, dest: Path, *, busy_timeout: float = 10.0) -> 
     dest.parent.mkdir(parents=True, exist_ok=True)
     conn = duckdb.connect()  # in memory: it only hosts the two attached files
     try:
-        deadline = time.monotonic() + busy_timeout
-        while True:
-            try:
-                conn.execute("ATTACH ? AS src (READ_ONLY)", [str(source)])
-                break
-            except duckdb.Error as exc:
-                if not is_lock_conflict(exc):
-                    raise StorageError(str(source), f"cannot open database: {exc}") from exc
-                if time.monotonic() >= deadline:
-                    raise DatabaseBusyError(
-                        str(source), "a silkwatch run is writing to it; try again shortly"
-                    ) from None
-                time.sleep(0.2)
+        retry_while_locked(
+            lambda: conn.execute("ATTACH ? AS src (READ_ONLY)", [str(source)]),
+            source,
+            read_only=True,
+            busy_timeout=busy_timeout,
+        )
         try:
             conn.execute("ATTACH ? AS dst", [str(dest)])
             conn.execute("COPY FROM DATABASE src TO dst")

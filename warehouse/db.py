@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from silkwatch.errors import DatabaseBusyError, StorageError
 from warehouse.migrate import apply_migrations
 
-__all__ = ["is_lock_conflict", "open_db"]
+__all__ = ["is_lock_conflict", "open_db", "retry_while_locked"]
+
+T = TypeVar("T")
 
 # How DuckDB reports that another process holds the file:
 #   IO Error: Could not set lock on file "/x.duckdb": Conflicting lock is held in
@@ -44,12 +47,19 @@ def _busy_error(path: Path, exc: BaseException, read_only: bool) -> DatabaseBusy
     )
 
 
-def _connect(path: Path, *, read_only: bool, busy_timeout: float) -> duckdb.DuckDBPyConnection:
+def retry_while_locked(
+    open_file: Callable[[], T], path: Path, *, read_only: bool, busy_timeout: float
+) -> T:
+    """Call ``open_file`` until no other process holds ``path``'s lock, for ``busy_timeout`` s.
+
+    Any other DuckDB error is a ``StorageError`` naming the file; running out of time is a
+    ``DatabaseBusyError`` naming the process that holds it.
+    """
     deadline = time.monotonic() + busy_timeout
     wait = _FIRST_WAIT
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return open_file()
         except duckdb.Error as exc:
             if not is_lock_conflict(exc):
                 raise StorageError(str(path), f"cannot open database: {exc}") from exc
@@ -58,6 +68,15 @@ def _connect(path: Path, *, read_only: bool, busy_timeout: float) -> duckdb.Duck
                 raise _busy_error(path, exc, read_only) from None
             time.sleep(min(wait, remaining))
             wait = min(wait * 2, _MAX_WAIT)
+
+
+def _connect(path: Path, *, read_only: bool, busy_timeout: float) -> duckdb.DuckDBPyConnection:
+    return retry_while_locked(
+        lambda: duckdb.connect(str(path), read_only=read_only),
+        path,
+        read_only=read_only,
+        busy_timeout=busy_timeout,
+    )
 
 
 @contextmanager

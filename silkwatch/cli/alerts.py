@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 
-from silkwatch.cli.common import config_option, fail_cleanly, prepare_prefect_env
+from silkwatch.cli.common import (
+    DurationType,
+    config_option,
+    fail_cleanly,
+    prepare_prefect_env,
+)
 from silkwatch.config import Settings
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw]?)\s*$", re.IGNORECASE)
-_HOURS_PER = {"m": 1 / 60, "h": 1.0, "": 1.0, "d": 24.0, "w": 168.0}
-
-
-def parse_hours(value: str) -> float:
-    """``90m``, ``24h``, ``2d``, ``1w`` or a plain number of hours, as hours."""
-    match = _DURATION.match(value)
-    if not match or float(match.group(1)) <= 0:
-        raise click.BadParameter(f"expected a duration like 24h, 90m or 2d, got {value!r}")
-    return float(match.group(1)) * _HOURS_PER[match.group(2).lower()]
-
-
-class _Duration(click.ParamType):
-    name = "DURATION"
-
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        if isinstance(value, float):
-            return value
-        try:
-            return parse_hours(str(value))
-        except click.BadParameter as exc:
-            self.fail(exc.message, param, ctx)
 
 
 @click.command()
@@ -38,7 +18,7 @@ class _Duration(click.ParamType):
 @click.option(
     "--since",
     "since_hours",
-    type=_Duration(),
+    type=DurationType(),
     default=None,
     help="Period to cover, ending now: 24h, 90m, 2d (default: digest.since_hours).",
 )

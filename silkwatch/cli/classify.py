@@ -7,37 +7,18 @@ never when the CLI starts; ``themes`` needs no model at all.
 from __future__ import annotations
 
 import json
-import re
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import click
 
-from silkwatch.cli.common import config_option, fail_cleanly, format_option, progress_bar
+from silkwatch.cli.common import (
+    SinceType,
+    config_option,
+    fail_cleanly,
+    format_option,
+    progress_bar,
+)
 from silkwatch.config import Settings
-
-_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$", re.IGNORECASE)
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class SinceType(click.ParamType):
-    """``24h``, ``7d``, ``30m``, ``2w`` before now, or an ISO date/time (UTC if no zone)."""
-
-    name = "DATE|AGE"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
-        if isinstance(value, datetime):
-            return value
-        text = str(value)
-        rel = _RELATIVE.match(text)
-        if rel:
-            amount = float(rel.group(1))
-            return datetime.now(UTC) - timedelta(**{_UNITS[rel.group(2).lower()]: amount})
-        try:
-            when = datetime.fromisoformat(text.strip())
-        except ValueError:
-            self.fail(f"{text!r} is neither an age like 24h/7d nor an ISO date", param, ctx)
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _short(text: str, width: int = 70) -> str:

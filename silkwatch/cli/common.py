@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import click
@@ -70,6 +72,51 @@ def progress_bar(indent: str = "") -> Any:
     )
 
 
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw]?)\s*$", re.IGNORECASE)
+_HOURS_PER_UNIT = {"m": 1 / 60, "h": 1.0, "": 1.0, "d": 24.0, "w": 168.0}
+
+
+def parse_hours(value: str) -> float:
+    """``90m``, ``24h``, ``2d``, ``1w`` or a plain number of hours, as hours."""
+    match = _AGE.match(value)
+    if not match or float(match.group(1)) <= 0:
+        raise click.BadParameter(f"expected a duration like 24h, 90m or 2d, got {value!r}")
+    return float(match.group(1)) * _HOURS_PER_UNIT[match.group(2).lower()]
+
+
+class DurationType(click.ParamType):
+    """A period ending now (``--since 24h`` of the digest), as hours."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_hours(str(value))
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class SinceType(click.ParamType):
+    """``24h``, ``7d``, ``30m``, ``2w`` before now, or an ISO date/time (UTC if no zone)."""
+
+    name = "DATE|AGE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, datetime):
+            return value
+        text = str(value)
+        age = _AGE.match(text)
+        if age and age.group(2):  # a bare number would be ambiguous with a year
+            return datetime.now(UTC) - timedelta(hours=parse_hours(text))
+        try:
+            when = datetime.fromisoformat(text.strip())
+        except ValueError:
+            self.fail(f"{text!r} is neither an age like 24h/7d nor an ISO date", param, ctx)
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def fail_cleanly(func: F) -> F:
     """Turn our typed errors into a one-line message and exit status 1, not a traceback."""
 
@@ -84,10 +131,13 @@ def fail_cleanly(func: F) -> F:
 
 
 __all__ = [
+    "DurationType",
     "Settings",
+    "SinceType",
     "config_option",
     "fail_cleanly",
     "format_option",
+    "parse_hours",
     "prepare_prefect_env",
     "progress_bar",
 ]

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import click
 
-from silkwatch.cli.classify import SinceType
-from silkwatch.cli.common import config_option, fail_cleanly, prepare_prefect_env
+from silkwatch.cli.common import SinceType, config_option, fail_cleanly, prepare_prefect_env
 from silkwatch.cli.demo import demo
 from silkwatch.cli.paths import shown as _shown
 from silkwatch.config import Settings
@@ -47,7 +46,7 @@ def serve(settings: Settings, prefect_api: str | None, in_process: bool) -> None
     prepare_prefect_env()
     from flows.serve import ServeOptions, supervise
 
-    config_path = None if settings.source == "built-in defaults" else settings.source
+    config_path = settings.config_file
 
     def echo(message: str) -> None:
         click.echo(f"{datetime.now():%H:%M:%S} silkwatch serve: {message}", err=True)
@@ -241,9 +240,7 @@ def deploy(settings: Settings, work_pool: str, shards: int, image: str | None) -
     prepare_prefect_env()
     from flows.pool import deploy_to_work_pool, shard_deployment_name
 
-    config_path = None if settings.source == "built-in defaults" else settings.source
-    if config_path:
-        config_path = str(Path(config_path).resolve())
+    config_path = settings.config_file
     deploy_to_work_pool(
         settings.schedule, config_path, work_pool=work_pool, shards=shards, image=image
     )

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from silkwatch.cli import cli
-from silkwatch.cli.alerts import parse_hours
+from silkwatch.cli.common import parse_hours
 from silkwatch.config import load_settings
 
 CONFIG = """
