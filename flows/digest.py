@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import duckdb
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
@@ -82,6 +84,15 @@ def _recipients(settings: Settings, to: Sequence[str] | None) -> tuple[str, ...]
     )
 
 
+def _read_warehouse(settings: Settings) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """This writer's database, or with ``digest.source = "lake"`` every writer's rows."""
+    if settings.digest.source == "lake":
+        from warehouse.lake_admin import open_lake
+
+        return open_lake(settings.lake)
+    return open_db(settings.storage.database, busy_timeout=settings.storage.busy_timeout_seconds)
+
+
 def build_digest_context(settings: Settings, now: datetime, since_hours: float) -> dict[str, Any]:
     """Query the warehouse and assemble what the digest shows (no sending)."""
     tz = ZoneInfo(settings.schedule.timezone)
@@ -91,9 +102,7 @@ def build_digest_context(settings: Settings, now: datetime, since_hours: float) 
     chart_from = datetime.combine(
         today - timedelta(days=CHART_DAYS - 1), datetime.min.time(), tzinfo=tz
     )
-    with open_db(
-        settings.storage.database, busy_timeout=settings.storage.busy_timeout_seconds
-    ) as db:
+    with _read_warehouse(settings) as db:
         matches = current_scores(
             db,
             themes_version=version,

@@ -1,7 +1,8 @@
 """The ``monitor`` flow: one cycle of ingest → classify → alert.
 
 Tasks are coarse on purpose (Prefect costs milliseconds and API writes per task run):
-one task for the whole ingest stage, one for classification, one for delivery.
+one task for the whole ingest stage, one for classification, one for delivery, and one
+to publish to the shared DuckLake when ``[lake]`` is configured.
 """
 
 from __future__ import annotations
@@ -73,11 +74,21 @@ def run_cycle(
 
         result = classify_task(settings)
         scored, matches = result.scored, result.matched
-    if alert and shard == 0:  # one deliverer, however many shards fetch
+    # one deliverer for shards sharing a database; each one when each has its own
+    if alert and (shard == 0 or settings.alerts.every_shard):
         from flows.notify import deliver_alerts_task
 
         alerts = deliver_alerts_task(settings, run_id=run_id)
         sent, send_failed = alerts.sent, alerts.failed
+    lake: dict[str, object] = {}
+    if settings.lake.enabled and settings.lake.publish_every_cycle:
+        from flows.lake import publish_lake_task
+
+        outcome = publish_lake_task(settings)
+        if outcome.published:
+            lake = {"lake_items": outcome.published.items, "lake_scores": outcome.published.scores}
+        else:
+            lake = {"lake_error": outcome.error}
     summary = _summarise(
         run_id,
         outcomes,
@@ -86,6 +97,7 @@ def run_cycle(
         alerts_sent=sent,
         alerts_failed=send_failed,
         elapsed_seconds=time.perf_counter() - started,
+        **lake,
     )
     logger.info(
         "cycle done: %d ok, %d not modified, %d failed, %d skipped; %d new items, "

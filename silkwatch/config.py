@@ -40,6 +40,7 @@ __all__ = [
     "EmailSettings",
     "FeedSettings",
     "FetchSettings",
+    "LakeSettings",
     "ScheduleSettings",
     "Settings",
     "StorageSettings",
@@ -51,6 +52,7 @@ __all__ = [
 ENV_PREFIX = "SILKWATCH_"
 DEFAULT_SOURCE = "built-in defaults"
 CONFIG_ENV = "SILKWATCH_CONFIG"
+LAKE_CATALOG_KINDS = ("sqlite:", "postgres:")
 
 
 class _Strict(BaseModel):
@@ -157,6 +159,11 @@ class AlertRule(_Strict):
 
 class AlertSettings(_Strict):
     rules: tuple[AlertRule, ...] = ()
+    every_shard: bool = Field(
+        False,
+        description="Deliver from every shard, not only shard 0: for shards that each have "
+        "their own database (the DuckLake setup).",
+    )
     max_age_hours: float = Field(
         48.0,
         gt=0,
@@ -193,6 +200,11 @@ class DigestSettings(_Strict):
         (), description="Digest recipients; empty means [email] recipients."
     )
     max_items_per_theme: int = Field(20, ge=1)
+    source: Literal["database", "lake"] = Field(
+        "database",
+        description="Where the digest's matches come from: this writer's database, or the "
+        "shared DuckLake (every writer's).",
+    )
 
 
 class ScheduleSettings(_Strict):
@@ -224,6 +236,47 @@ class ScheduleSettings(_Strict):
         return v
 
 
+class LakeSettings(_Strict):
+    """A DuckLake that this process publishes to: one warehouse shared by many writers."""
+
+    catalog: str = Field(
+        "",
+        description="DuckLake catalog: 'sqlite:PATH' (processes on one host or one shared "
+        "disk) or 'postgres:CONNINFO' (many machines). Empty: no lake.",
+    )
+    data_path: str = Field(
+        "", description="Folder for the lake's Parquet files; required with a catalog."
+    )
+    writer: str = Field(
+        "", description="Author name on this writer's snapshots; default HOST:DATABASE-FILE."
+    )
+    publish_every_cycle: bool = Field(True, description="Publish at the end of each cycle.")
+    batch_rows: int = Field(50_000, ge=1, description="Rows per lake transaction.")
+    busy_timeout_seconds: float = Field(
+        60.0, ge=0, description="How long to retry while other writers hold the catalog."
+    )
+
+    @field_validator("catalog")
+    @classmethod
+    def _known_catalog(cls, v: str) -> str:
+        v = v.strip().removeprefix("ducklake:")
+        if v and not v.startswith(LAKE_CATALOG_KINDS):
+            raise ValueError(
+                f"unsupported DuckLake catalog {v!r}: use 'sqlite:PATH' or 'postgres:CONNINFO'"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _data_path_with_catalog(self) -> LakeSettings:
+        if self.catalog and not self.data_path:
+            raise ValueError("lake.data_path is required when lake.catalog is set")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.catalog)
+
+
 class Settings(_Strict):
     storage: StorageSettings = StorageSettings()
     fetch: FetchSettings = FetchSettings()
@@ -235,6 +288,7 @@ class Settings(_Strict):
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
     digest: DigestSettings = DigestSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    lake: LakeSettings = LakeSettings()
     #: where the settings came from, for messages ("built-in defaults" or a file path)
     source: str = DEFAULT_SOURCE
 
@@ -244,6 +298,8 @@ class Settings(_Strict):
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"themes: duplicate theme name(s) {sorted(dupes)}")
+        if self.digest.source == "lake" and not self.lake.enabled:
+            raise ValueError("digest.source: 'lake' needs lake.catalog to be set")
         rule_names = [r.name for r in self.alerts.rules]
         for i, rule in enumerate(self.alerts.rules):
             if rule_names.index(rule.name) != i:  # deliveries are recorded per rule name
@@ -360,12 +416,22 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> list[str
     return applied
 
 
+def _resolve_path(value: str | Path, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
-    db = settings.storage.database.expanduser()
-    if not db.is_absolute():
-        db = base / db
+    """Relative file paths count from the config file's folder, wherever the run starts."""
+    db = _resolve_path(settings.storage.database, base)
+    lake = settings.lake
+    if lake.catalog.startswith("sqlite:"):
+        catalog_file = _resolve_path(lake.catalog.removeprefix("sqlite:"), base)
+        lake = lake.model_copy(update={"catalog": f"sqlite:{catalog_file}"})
+    if lake.data_path and "://" not in lake.data_path:  # object storage URLs stay as given
+        lake = lake.model_copy(update={"data_path": str(_resolve_path(lake.data_path, base))})
     return settings.model_copy(
-        update={"storage": settings.storage.model_copy(update={"database": db})}
+        update={"storage": settings.storage.model_copy(update={"database": db}), "lake": lake}
     )
 
 

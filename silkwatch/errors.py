@@ -16,6 +16,7 @@ __all__ = [
     "DatabaseBusyError",
     "FeedError",
     "FetchError",
+    "LakeError",
     "ModelLoadError",
     "ParseError",
     "RateLimitedError",
@@ -103,6 +104,14 @@ class StorageError(SilkwatchError):
 
 class DatabaseBusyError(StorageError):
     """Another silkwatch process holds the database for writing."""
+
+
+class LakeError(StorageError):
+    """The DuckLake catalog cannot be attached, read or written.
+
+    ``path`` is the catalog as configured (``sqlite:…`` or ``postgres:…``) with any
+    password removed, so the message can be logged and shown.
+    """
 
 
 class AlertDeliveryError(SilkwatchError):

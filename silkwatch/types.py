@@ -145,3 +145,6 @@ class CycleSummary:
     alerts_failed: int = 0
     elapsed_seconds: float = 0.0
     failures: tuple[tuple[str, str], ...] = ()  # (feed url, error message)
+    lake_items: int = 0  # items published to the DuckLake this cycle
+    lake_scores: int = 0  # scores published to the DuckLake this cycle
+    lake_error: str | None = None  # why publishing failed (the next cycle retries)

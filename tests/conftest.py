@@ -219,3 +219,74 @@ def seed_items():
     as the classifier stores them, so alert and digest tests need no model.
     """
     return _seed_items
+
+
+# --- a real PostgreSQL server on 127.0.0.1 (Debian's binaries), for DuckLake catalogs -------
+
+
+def _postgres_bin(name: str) -> str | None:
+    import glob
+    import shutil
+
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[dict[str, str]]:
+    """A throwaway PostgreSQL server (trust auth, loopback only) for the whole session.
+
+    PostgreSQL refuses to run as root, so under root it runs as the ``postgres`` user in a
+    folder that user owns. Skipped where the server binaries are not installed (.ci/run
+    installs them).
+    """
+    import shutil
+    import subprocess
+
+    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    folder = Path(tempfile.mkdtemp(prefix="silkwatch-test-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(folder, user="postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    data = folder / "data"
+    subprocess.run(
+        [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "silkwatch"],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-k {folder} -h 127.0.0.1 -p {port} -c fsync=off"
+    log = str(folder / "log")
+    subprocess.run(
+        [*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", log, "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield {"host": "127.0.0.1", "port": str(port), "user": "silkwatch"}
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_database(postgres_server, request) -> str:
+    """A new, empty database on the session's PostgreSQL server; returns its libpq conninfo."""
+    import re
+    import subprocess
+
+    name = "t_" + re.sub(r"\W", "_", request.node.name)[:50].lower()
+    server = postgres_server
+    subprocess.run(
+        [_postgres_bin("createdb") or "createdb", "-h", server["host"], "-p", server["port"],
+         "-U", server["user"], name],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return f"dbname={name} host={server['host']} port={server['port']} user={server['user']}"

@@ -23,7 +23,16 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 # Sections of Settings that are single tables, so each scalar key has an env twin.
 # (feeds, themes and alerts.rules are lists, webhooks a table of tables: TOML only.)
-ENV_SECTIONS = ("storage", "fetch", "classifier", "alerts", "email", "digest", "schedule")
+ENV_SECTIONS = (
+    "storage",
+    "fetch",
+    "classifier",
+    "alerts",
+    "email",
+    "digest",
+    "schedule",
+    "lake",
+)
 NOT_SETTINGS = {"source"}  # set by load_settings, not by users
 
 

@@ -15,6 +15,7 @@ import duckdb
 
 from silkwatch.errors import StorageError
 from warehouse.db import retry_while_locked
+from warehouse.sqltext import quote_literal
 
 __all__ = ["backup_database"]
 
@@ -30,13 +31,13 @@ def backup_database(source: Path, dest: Path, *, busy_timeout: float = 10.0) -> 
     conn = duckdb.connect()  # in memory: it only hosts the two attached files
     try:
         retry_while_locked(
-            lambda: conn.execute("ATTACH ? AS src (READ_ONLY)", [str(source)]),
+            lambda: conn.execute(f"ATTACH {quote_literal(str(source))} AS src (READ_ONLY)"),
             source,
             read_only=True,
             busy_timeout=busy_timeout,
         )
         try:
-            conn.execute("ATTACH ? AS dst", [str(dest)])
+            conn.execute(f"ATTACH {quote_literal(str(dest))} AS dst")
             conn.execute("COPY FROM DATABASE src TO dst")
             row = conn.execute("SELECT count(*) FROM dst.items").fetchone()
         except duckdb.Error as exc:

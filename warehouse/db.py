@@ -8,6 +8,7 @@ before saying clearly that a run is writing.
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ import duckdb
 from silkwatch.errors import DatabaseBusyError, StorageError
 from warehouse.migrate import apply_migrations
 
-__all__ = ["is_lock_conflict", "open_db", "retry_while_locked"]
+__all__ = ["is_lock_conflict", "open_db", "retry_transient", "retry_while_locked"]
 
 T = TypeVar("T")
 
@@ -47,6 +48,28 @@ def _busy_error(path: Path, exc: BaseException, read_only: bool) -> DatabaseBusy
     )
 
 
+def retry_transient(
+    call: Callable[[], T], *, is_transient: Callable[[BaseException], bool], timeout: float
+) -> T:
+    """Call ``call`` again while it fails with an error ``is_transient`` accepts, for ``timeout`` s.
+
+    Waits start at 50 ms and double up to 0.5 s, with jitter so that several writers
+    waiting on the same lock do not retry in step. Any other error, or the last transient
+    one when time runs out, is raised unchanged.
+    """
+    deadline = time.monotonic() + timeout
+    wait = _FIRST_WAIT
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not is_transient(exc):
+                raise
+            time.sleep(min(wait * random.uniform(0.5, 1.0), remaining))
+            wait = min(wait * 2, _MAX_WAIT)
+
+
 def retry_while_locked(
     open_file: Callable[[], T], path: Path, *, read_only: bool, busy_timeout: float
 ) -> T:
@@ -55,19 +78,12 @@ def retry_while_locked(
     Any other DuckDB error is a ``StorageError`` naming the file; running out of time is a
     ``DatabaseBusyError`` naming the process that holds it.
     """
-    deadline = time.monotonic() + busy_timeout
-    wait = _FIRST_WAIT
-    while True:
-        try:
-            return open_file()
-        except duckdb.Error as exc:
-            if not is_lock_conflict(exc):
-                raise StorageError(str(path), f"cannot open database: {exc}") from exc
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _busy_error(path, exc, read_only) from None
-            time.sleep(min(wait, remaining))
-            wait = min(wait * 2, _MAX_WAIT)
+    try:
+        return retry_transient(open_file, is_transient=is_lock_conflict, timeout=busy_timeout)
+    except duckdb.Error as exc:
+        if is_lock_conflict(exc):
+            raise _busy_error(path, exc, read_only) from None
+        raise StorageError(str(path), f"cannot open database: {exc}") from exc
 
 
 def _connect(path: Path, *, read_only: bool, busy_timeout: float) -> duckdb.DuckDBPyConnection:

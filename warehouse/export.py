@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.sqltext import quote_ident, quote_literal
+
 __all__ = ["PARTITIONED", "SNAPSHOT", "ExportedTable", "export_parquet"]
 
 #: table -> the timestamp column whose UTC day names the partition
@@ -33,10 +35,6 @@ class ExportedTable:
     rows: int
     path: Path
     days: tuple[str, ...] = ()  # partitions written, e.g. ("2026-11-23",)
-
-
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _existing_tables(conn: duckdb.DuckDBPyConnection) -> set[str]:
@@ -71,13 +69,14 @@ def export_parquet(
         if table in SNAPSHOT:
             path = out_dir / f"{table}.parquet"
             rows = conn.execute(
-                f"COPY (SELECT * FROM {_quote_ident(table)}) TO ? (FORMAT parquet)", [str(path)]
+                f"COPY (SELECT * FROM {quote_ident(table)}) TO {quote_literal(str(path))} "
+                "(FORMAT parquet)"
             ).fetchone()
             results.append(ExportedTable(table, int(rows[0]) if rows else 0, path))
             continue
-        column = _quote_ident(PARTITIONED[table])
+        column = quote_ident(PARTITIONED[table])
         day = f"CAST(timezone('UTC', {column}) AS DATE)"
-        select = f"SELECT *, {day} AS day FROM {_quote_ident(table)} WHERE ? IS NULL OR {day} >= ?"
+        select = f"SELECT *, {day} AS day FROM {quote_ident(table)} WHERE ? IS NULL OR {day} >= ?"
         params = [since, since]
         days = [
             r[0].isoformat()
@@ -91,8 +90,9 @@ def export_parquet(
         count = 0
         if days:
             rows = conn.execute(
-                f"COPY ({select}) TO ? (FORMAT parquet, PARTITION_BY (day), OVERWRITE_OR_IGNORE)",
-                [*params, str(path)],
+                f"COPY ({select}) TO {quote_literal(str(path))} "
+                "(FORMAT parquet, PARTITION_BY (day), OVERWRITE_OR_IGNORE)",
+                params,
             ).fetchone()
             count = int(rows[0]) if rows else 0
         results.append(ExportedTable(table, count, path, tuple(days)))

@@ -25,13 +25,16 @@ import duckdb
 from silkwatch.errors import StorageError
 from warehouse.db import open_db
 
-__all__ = ["QueryResult", "format_result", "run_query"]
+__all__ = ["QueryResult", "fetch_result", "format_result", "jsonable", "run_query"]
 
 
 @dataclass(frozen=True)
 class QueryResult:
     columns: list[str]
     rows: list[tuple]
+
+    def records(self) -> list[dict[str, object]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
 def run_query(path: Path, sql: str, *, busy_timeout: float = 10.0) -> QueryResult:
@@ -41,17 +44,28 @@ def run_query(path: Path, sql: str, *, busy_timeout: float = 10.0) -> QueryResul
     naming the database file and carrying DuckDB's own message, which says what is wrong.
     """
     with open_db(path, read_only=True, busy_timeout=busy_timeout) as conn:
-        try:
-            cursor = conn.execute(sql)
-            if cursor.description is None:  # a statement without a result set
-                return QueryResult(columns=[], rows=[])
-            columns = [d[0] for d in cursor.description]
-            return QueryResult(columns=columns, rows=cursor.fetchall())
-        except duckdb.Error as exc:
-            raise StorageError(str(path), f"query failed: {exc}") from None
+        return fetch_result(conn, sql, where=str(path))
 
 
-def _jsonable(value: object) -> object:
+def fetch_result(
+    conn: duckdb.DuckDBPyConnection,
+    sql: str,
+    *,
+    where: str,
+    error: type[StorageError] = StorageError,
+) -> QueryResult:
+    """Run ``sql`` and keep every row; a DuckDB error becomes ``error`` naming ``where``."""
+    try:
+        cursor = conn.execute(sql)
+        if cursor.description is None:  # a statement without a result set
+            return QueryResult(columns=[], rows=[])
+        columns = [d[0] for d in cursor.description]
+        return QueryResult(columns=columns, rows=cursor.fetchall())
+    except duckdb.Error as exc:
+        raise error(where, f"query failed: {exc}") from None
+
+
+def jsonable(value: object) -> object:
     """A JSON-ready version of a DuckDB value: ISO 8601 times, lists and structs kept."""
     if value is None or isinstance(value, bool | int | str):
         return value
@@ -72,15 +86,15 @@ def _jsonable(value: object) -> object:
         except UnicodeDecodeError:
             return base64.b64encode(raw).decode("ascii")
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return str(value)
 
 
 def _text(value: object) -> str:
     """One cell as text: empty for NULL, JSON for nested values, one line always."""
-    plain = _jsonable(value)
+    plain = jsonable(value)
     if plain is None:
         return ""
     if isinstance(plain, list | dict):
@@ -120,7 +134,7 @@ def format_result(result: QueryResult, fmt: Literal["table", "csv", "json"]) -> 
         return _csv(result.columns, result.rows)
     if fmt == "json":
         objects = [
-            {c: _jsonable(v) for c, v in zip(result.columns, row, strict=True)}
+            {c: jsonable(v) for c, v in zip(result.columns, row, strict=True)}
             for row in result.rows
         ]
         return json.dumps(objects, ensure_ascii=False, indent=2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from silkwatch.cli import alerts, classify, ingest, ops
+from silkwatch.cli import alerts, classify, ingest, lake, ops
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,7 +21,7 @@ def cli() -> None:
     """
 
 
-for module in (ingest, classify, alerts, ops):
+for module in (ingest, classify, alerts, ops, lake):
     module.register(cli)
 
 __all__ = ["cli"]

@@ -32,6 +32,15 @@ def _print_summary(summary: CycleSummary, settings: Settings) -> None:
         click.echo(f"  failed: {error}" if url in error else f"  failed: {url}: {error}")
     if len(summary.failures) > 10:
         click.echo(f"  … and {len(summary.failures) - 10} more (silkwatch feeds status)")
+    if summary.lake_error:
+        click.echo(f"lake: publish failed, rows kept for the next cycle: {summary.lake_error}")
+    elif settings.lake.enabled and settings.lake.publish_every_cycle:
+        from warehouse.lake import lake_identity
+
+        click.echo(
+            f"lake: {summary.lake_items} items, {summary.lake_scores} scores published "
+            f"to {lake_identity(settings.lake.catalog)}"
+        )
     click.echo(f"time: {summary.elapsed_seconds:.1f} s; database: {settings.storage.database}")
 
 
@@ -76,10 +85,16 @@ def run(settings: Settings, shard: int, shards: int, no_classify: bool, no_alert
 @click.command()
 @click.argument("query")
 @config_option
+@click.option(
+    "--lake",
+    "on_lake",
+    is_flag=True,
+    help="Query the shared DuckLake ([lake] settings) instead of the local database.",
+)
 @format_option("table", "csv", "json")
 @fail_cleanly
-def sql(settings: Settings, query: str, fmt: str) -> None:
-    """Run a read-only SQL QUERY against the database.
+def sql(settings: Settings, query: str, on_lake: bool, fmt: str) -> None:
+    """Run a read-only SQL QUERY against the database (or, with --lake, the DuckLake).
 
     \b
     Example:
@@ -87,9 +102,16 @@ def sql(settings: Settings, query: str, fmt: str) -> None:
     """
     from warehouse.query import format_result, run_query
 
-    result = run_query(
-        settings.storage.database, query, busy_timeout=settings.storage.busy_timeout_seconds
-    )
+    if on_lake:
+        from silkwatch.cli.lake import require_lake
+        from warehouse.lake_admin import query_lake
+
+        require_lake(settings)
+        result = query_lake(settings.lake, query)
+    else:
+        result = run_query(
+            settings.storage.database, query, busy_timeout=settings.storage.busy_timeout_seconds
+        )
     click.echo(format_result(result, fmt))  # type: ignore[arg-type]
 
 

@@ -68,3 +68,41 @@ def test_digest_flow_sends_one_email_per_recipient_once(write_config, smtp_serve
     second = digest(config_path=str(path))
     assert second.skipped == ("a@example.org", "b@example.org") and second.sent == ()
     assert len(smtp_server.messages) == 2
+
+
+def test_a_digest_from_the_lake_lists_every_writers_matches(write_config, smtp_server, seed_items):
+    """Two writers with their own databases publish; the digest of one reads the lake."""
+    from warehouse.lake_publish import publish_to_lake
+
+    lake = '\n[lake]\ncatalog = "sqlite:lake/catalog.sqlite"\ndata_path = "lake/data"\n'
+    base = CONFIG.format(port=smtp_server.port).replace('database = "sw.duckdb"', "{db}")
+    east = write_config(base.replace("{db}", 'database = "east.duckdb"') + lake, name="e.toml")
+    west = write_config(
+        base.replace("{db}", 'database = "west.duckdb"').replace(
+            "[digest]\n", '[digest]\nsource = "lake"\n'
+        )
+        + lake,
+        name="w.toml",
+    )
+    for config, story in ((east, "City Brain reaches Kuala Lumpur"), (west, "Almaty smart lights")):
+        settings = load_settings(config, environ={})
+        seed_items(
+            settings,
+            [{"id": story[:6], "title": story, "feed": f"https://{story[:4]}.example/f.xml",
+              "scores": {"smart_cities": 0.9}}],
+        )  # fmt: skip
+        publish_to_lake(settings.storage.database, settings.lake)
+
+    result = digest(config_path=str(west))
+
+    assert result.items == 2
+    body = smtp_server.messages[0].get_body(("plain",)).get_content()
+    assert "City Brain reaches Kuala Lumpur" in body and "Almaty smart lights" in body
+
+
+def test_a_lake_digest_without_a_lake_is_a_config_error(write_config):
+    from silkwatch.errors import ConfigError
+
+    path = write_config('[digest]\nsource = "lake"\n')
+    with pytest.raises(ConfigError, match=r"digest.source: 'lake' needs lake.catalog"):
+        load_settings(path, environ={})

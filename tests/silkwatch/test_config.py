@@ -116,3 +116,37 @@ def test_switching_off_builtin_themes_drops_the_builtin_rule(write_config):
     settings = load_settings(path, environ={})
     assert [t.name for t in settings.themes] == ["ports"]
     assert settings.alerts.rules == ()
+
+
+def test_lake_is_off_by_default_and_relative_paths_follow_the_config_file(write_config):
+    assert not load_settings(None, environ={}).lake.enabled
+    path = write_config(
+        '[lake]\ncatalog = "ducklake:sqlite:shared/lake.sqlite"\ndata_path = "shared/data"\n'
+    )
+    lake = load_settings(path, environ={}).lake
+    assert lake.enabled
+    assert lake.catalog == f"sqlite:{path.parent / 'shared' / 'lake.sqlite'}"
+    assert lake.data_path == str(path.parent / "shared" / "data")
+
+
+def test_lake_object_storage_and_postgres_are_kept_as_given(write_config):
+    path = write_config(
+        '[lake]\ncatalog = "postgres:dbname=lake host=db"\ndata_path = "s3://bucket/lake/"\n'
+    )
+    lake = load_settings(path, environ={}).lake
+    assert (lake.catalog, lake.data_path) == ("postgres:dbname=lake host=db", "s3://bucket/lake/")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('catalog = "sqlite:lake.sqlite"', "lake.data_path is required"),
+        ('catalog = "mysql:db=lake"\ndata_path = "d"', "unsupported DuckLake catalog"),
+    ],
+)
+def test_lake_mistakes_name_the_setting_and_file(write_config, text: str, message: str):
+    path = write_config(f"[lake]\n{text}\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ={})
+    assert str(path) in str(err.value) and "lake" in str(err.value)
+    assert message in str(err.value)
