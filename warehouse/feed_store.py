@@ -8,8 +8,8 @@ be fetched again. Doing both at once makes a crash (even ``kill -9``) harmless.
 
 ``save_outcomes`` does the same for a whole batch of feeds in one transaction: one commit
 (one fsync) per batch instead of per feed. Rows go in with one statement per table per
-batch, lists bound as parameters and ``unnest``-ed, because DuckDB's ``executemany`` runs
-one statement per row and is slow.
+batch, the rows sent as one JSON parameter (``warehouse/bulk.py``), because DuckDB's
+``executemany`` runs one statement per row and is slow.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import duckdb
 from silkwatch.config import FeedSettings
 from silkwatch.errors import FetchError, StorageError
 from silkwatch.types import FeedItem, FeedOutcome, FeedState
+from warehouse.bulk import json_columns, unnest_json
 from warehouse.migrate import database_path
 
 __all__ = [
@@ -33,6 +34,44 @@ __all__ = [
     "save_outcomes",
     "sync_feeds",
 ]
+
+
+# Column types of the batches sent with warehouse.bulk (in the order the SQL inserts them).
+_ITEM_COLUMNS = {
+    "item_id": "VARCHAR",
+    "feed_url": "VARCHAR",
+    "guid": "VARCHAR",
+    "url": "VARCHAR",
+    "title": "VARCHAR",
+    "summary": "VARCHAR",
+    "author": "VARCHAR",
+    "language": "VARCHAR",
+    "published_at": "TIMESTAMPTZ",
+}
+_FEED_ROW_COLUMNS = {
+    "url": "VARCHAR",
+    "title": "VARCHAR",
+    "last_status": "VARCHAR",
+    "last_error": "VARCHAR",
+    "error_count": "INTEGER",
+    "first_error_at": "TIMESTAMPTZ",
+    "etag": "VARCHAR",
+    "last_modified": "VARCHAR",
+    "last_fetched_at": "TIMESTAMPTZ",
+    "last_success_at": "TIMESTAMPTZ",
+    "next_fetch_at": "TIMESTAMPTZ",
+}
+_FETCH_LOG_COLUMNS = {
+    "feed_url": "VARCHAR",
+    "status": "VARCHAR",
+    "http_status": "INTEGER",
+    "error": "VARCHAR",
+    "transient": "BOOLEAN",
+    "bytes": "BIGINT",
+    "items_seen": "INTEGER",
+    "items_new": "INTEGER",
+    "elapsed_ms": "INTEGER",
+}
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -50,28 +89,31 @@ def sync_feeds(conn: duckdb.DuckDBPyConnection, feeds: Sequence[FeedSettings]) -
     by_url = {f.url: f for f in feeds}  # a URL listed twice: the last entry wins
     if not by_url:
         return
-    params = [
-        list(by_url),
-        [f.name for f in by_url.values()],
-        [list(f.tags) for f in by_url.values()],
-    ]
+    params = {
+        "rows": json_columns(
+            {
+                "url": list(by_url),
+                "name": [f.name for f in by_url.values()],
+                "tags": [list(f.tags) for f in by_url.values()],
+            }
+        )
+    }
+    configured = unnest_json("$rows", {"url": "VARCHAR", "name": "VARCHAR", "tags": "VARCHAR[]"})
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(
-            """
+            f"""
             UPDATE feeds SET name = c.name, tags = c.tags
-            FROM (SELECT unnest($1::VARCHAR[]) AS url, unnest($2::VARCHAR[]) AS name,
-                         unnest($3::VARCHAR[][]) AS tags) AS c
+            FROM {configured} AS c
             WHERE feeds.url = c.url
               AND (feeds.name IS DISTINCT FROM c.name OR feeds.tags IS DISTINCT FROM c.tags)
             """,
             params,
         )
         conn.execute(
-            """
+            f"""
             INSERT INTO feeds (url, name, tags)
-            SELECT * FROM (SELECT unnest($1::VARCHAR[]) AS url, unnest($2::VARCHAR[]) AS name,
-                                  unnest($3::VARCHAR[][]) AS tags) AS c
+            SELECT * FROM {configured} AS c
             WHERE c.url NOT IN (SELECT url FROM feeds)
             """,
             params,
@@ -135,19 +177,19 @@ def _stored_keys(
     into a million-row table); this lookup takes a few milliseconds per batch.
     """
     found = conn.execute(
-        """
+        f"""
         SELECT item_id, feed_url, guid FROM items
-        WHERE item_id IN (SELECT unnest($1::VARCHAR[]))
+        WHERE item_id IN (SELECT id FROM {unnest_json("$ids", {"id": "VARCHAR"})})
         UNION ALL
         SELECT item_id, feed_url, guid FROM items
-        WHERE feed_url IN (SELECT unnest($2::VARCHAR[]))
-          AND guid IN (SELECT unnest($3::VARCHAR[]))
+        WHERE feed_url IN (SELECT url FROM {unnest_json("$urls", {"url": "VARCHAR"})})
+          AND guid IN (SELECT guid FROM {unnest_json("$guids", {"guid": "VARCHAR"})})
         """,
-        [
-            [item.item_id for _, item in rows],
-            sorted({url for url, _ in rows}),
-            sorted({item.guid for _, item in rows}),
-        ],
+        {
+            "ids": json_columns({"id": [item.item_id for _, item in rows]}),
+            "urls": json_columns({"url": sorted({url for url, _ in rows})}),
+            "guids": json_columns({"guid": sorted({item.guid for _, item in rows})}),
+        },
     ).fetchall()
     ids = {item_id for item_id, _, _ in found}
     pairs = {(feed_url, guid) for _, feed_url, guid in found}
@@ -179,25 +221,27 @@ def _insert_items(
         fresh.append((url, item))
     if fresh:
         conn.execute(
-            """
+            f"""
             INSERT INTO items (item_id, feed_url, guid, url, title, summary, author, language,
                                published_at, fetched_at)
-            SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
-                   unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[]),
-                   unnest($7::VARCHAR[]), unnest($8::VARCHAR[]), unnest($9::TIMESTAMPTZ[]), $10
+            SELECT *, $now FROM {unnest_json("$rows", _ITEM_COLUMNS)}
             """,
-            [
-                [i.item_id for _, i in fresh],
-                [url for url, _ in fresh],
-                [i.guid for _, i in fresh],
-                [i.url for _, i in fresh],
-                [i.title for _, i in fresh],
-                [i.summary for _, i in fresh],
-                [i.author for _, i in fresh],
-                [i.language for _, i in fresh],
-                [i.published_at for _, i in fresh],
-                now,
-            ],
+            {
+                "rows": json_columns(
+                    {
+                        "item_id": [i.item_id for _, i in fresh],
+                        "feed_url": [url for url, _ in fresh],
+                        "guid": [i.guid for _, i in fresh],
+                        "url": [i.url for _, i in fresh],
+                        "title": [i.title for _, i in fresh],
+                        "summary": [i.summary for _, i in fresh],
+                        "author": [i.author for _, i in fresh],
+                        "language": [i.language for _, i in fresh],
+                        "published_at": [i.published_at for _, i in fresh],
+                    }
+                ),
+                "now": now,
+            },
         )
     return Counter(url for url, _ in fresh)
 
@@ -216,21 +260,27 @@ def _write_feed_rows(
     outcomes = [o for o, _ in batch]
     states = [s for _, s in batch]
     urls = [o.url for o in outcomes]
-    params = [
-        urls,
-        [o.feed.title if o.feed is not None and o.feed.title else None for o in outcomes],
-        [s.last_status or _log_status(o) for o, s in batch],
-        [s.last_error for s in states],
-        [s.error_count for s in states],
-        [s.first_error_at for s in states],
-        [s.etag for s in states],
-        [s.last_modified for s in states],
-        # a skipped feed was not asked anything
-        [now if o.status != "skipped" else None for o in outcomes],
-        [now if o.status in ("ok", "not_modified") else None for o in outcomes],
-        [s.next_fetch_at for s in states],
-    ]
-    update = """
+    params = {
+        "rows": json_columns(
+            {
+                "url": urls,
+                "title": [o.feed.title if o.feed and o.feed.title else None for o in outcomes],
+                "last_status": [s.last_status or _log_status(o) for o, s in batch],
+                "last_error": [s.last_error for s in states],
+                "error_count": [s.error_count for s in states],
+                "first_error_at": [s.first_error_at for s in states],
+                "etag": [s.etag for s in states],
+                "last_modified": [s.last_modified for s in states],
+                # a skipped feed was not asked anything
+                "last_fetched_at": [now if o.status != "skipped" else None for o in outcomes],
+                "last_success_at": [
+                    now if o.status in ("ok", "not_modified") else None for o in outcomes
+                ],
+                "next_fetch_at": [s.next_fetch_at for s in states],
+            }
+        )
+    }
+    update = f"""
         UPDATE feeds SET
             title = coalesce(n.title, feeds.title),
             last_status = n.last_status,
@@ -242,25 +292,16 @@ def _write_feed_rows(
             last_fetched_at = coalesce(n.last_fetched_at, feeds.last_fetched_at),
             last_success_at = coalesce(n.last_success_at, feeds.last_success_at),
             next_fetch_at = n.next_fetch_at
-        FROM (
-            SELECT unnest($1::VARCHAR[]) AS url, unnest($2::VARCHAR[]) AS title,
-                   unnest($3::VARCHAR[]) AS last_status, unnest($4::VARCHAR[]) AS last_error,
-                   unnest($5::INTEGER[]) AS error_count,
-                   unnest($6::TIMESTAMPTZ[]) AS first_error_at,
-                   unnest($7::VARCHAR[]) AS etag, unnest($8::VARCHAR[]) AS last_modified,
-                   unnest($9::TIMESTAMPTZ[]) AS last_fetched_at,
-                   unnest($10::TIMESTAMPTZ[]) AS last_success_at,
-                   unnest($11::TIMESTAMPTZ[]) AS next_fetch_at
-        ) AS n
+        FROM {unnest_json("$rows", _FEED_ROW_COLUMNS)} AS n
         WHERE feeds.url = n.url
     """
     row = conn.execute(update, params).fetchone()
     if row is not None and row[0] == len(urls):
         return
     conn.execute(
-        "INSERT INTO feeds (url) SELECT u FROM unnest($1::VARCHAR[]) AS t(u) "
-        "WHERE u NOT IN (SELECT url FROM feeds)",
-        [urls],
+        f"INSERT INTO feeds (url) SELECT url FROM {unnest_json('$rows', {'url': 'VARCHAR'})} "
+        "WHERE url NOT IN (SELECT url FROM feeds)",
+        params,
     )
     conn.execute(update, params)
 
@@ -306,26 +347,28 @@ def _append_fetch_log(
     outcomes = [o for o, _ in logged]
     errors = [o.error for o in outcomes]
     conn.execute(
-        """
-        INSERT INTO fetch_log (run_id, feed_url, fetched_at, status, http_status, error,
+        f"""
+        INSERT INTO fetch_log (run_id, fetched_at, feed_url, status, http_status, error,
                                transient, bytes, items_seen, items_new, elapsed_ms)
-        SELECT $1, unnest($2::VARCHAR[]), $3, unnest($4::VARCHAR[]), unnest($5::INTEGER[]),
-               unnest($6::VARCHAR[]), unnest($7::BOOLEAN[]), unnest($8::BIGINT[]),
-               unnest($9::INTEGER[]), unnest($10::INTEGER[]), unnest($11::INTEGER[])
+        SELECT $run_id, $now, * FROM {unnest_json("$rows", _FETCH_LOG_COLUMNS)}
         """,
-        [
-            run_id,
-            [o.url for o in outcomes],
-            now,
-            [_log_status(o) for o in outcomes],
-            [_http_status(o) for o in outcomes],
-            [_log_message(o) for o in outcomes],
-            [e.transient if e is not None else None for e in errors],
-            [len(o.fetch.body) if o.fetch is not None else None for o in outcomes],
-            [len(o.feed.items) if o.feed is not None else None for o in outcomes],
-            [new for _, new in logged],
-            [round(o.elapsed_seconds * 1000) for o in outcomes],
-        ],
+        {
+            "run_id": run_id,
+            "now": now,
+            "rows": json_columns(
+                {
+                    "feed_url": [o.url for o in outcomes],
+                    "status": [_log_status(o) for o in outcomes],
+                    "http_status": [_http_status(o) for o in outcomes],
+                    "error": [_log_message(o) for o in outcomes],
+                    "transient": [e.transient if e is not None else None for e in errors],
+                    "bytes": [len(o.fetch.body) if o.fetch is not None else None for o in outcomes],
+                    "items_seen": [len(o.feed.items) if o.feed else None for o in outcomes],
+                    "items_new": [new for _, new in logged],
+                    "elapsed_ms": [round(o.elapsed_seconds * 1000) for o in outcomes],
+                }
+            ),
+        },
     )
 
 

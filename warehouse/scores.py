@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from silkwatch.types import ItemScore
+from warehouse.bulk import json_columns, unnest_json
 
 __all__ = ["item_ids", "item_texts", "pending_item_ids", "save_scores", "score_versions"]
 
@@ -57,11 +58,21 @@ def item_texts(conn: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[tupl
     if not ids:
         return []
     rows = conn.execute(
-        "SELECT item_id, title, summary FROM items WHERE item_id IN (SELECT unnest($1::VARCHAR[]))",
-        [list(ids)],
+        "SELECT item_id, title, summary FROM items "
+        f"WHERE item_id IN (SELECT id FROM {unnest_json('$ids', {'id': 'VARCHAR'})})",
+        {"ids": json_columns({"id": list(ids)})},
     ).fetchall()
     by_id = {r[0]: (r[0], r[1] or "", r[2] or "") for r in rows}
     return [by_id[i] for i in ids if i in by_id]
+
+
+_SCORE_COLUMNS = {
+    "item_id": "VARCHAR",
+    "theme": "VARCHAR",
+    "score": "DOUBLE",
+    "matched": "BOOLEAN",
+    "evidence": "VARCHAR",
+}
 
 
 def save_scores(
@@ -74,7 +85,7 @@ def save_scores(
 ) -> None:
     """Write one batch of scores in one transaction (a rescore replaces the same version's row).
 
-    One statement for the whole batch (lists bound as parameters and unnested): DuckDB's
+    One statement for the whole batch (one JSON parameter, see ``warehouse.bulk``): DuckDB's
     ``executemany`` runs one statement per row and is slow.
     """
     if not scores:
@@ -83,19 +94,25 @@ def save_scores(
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(
-            """
+            f"""
             INSERT OR REPLACE INTO item_themes
                 (item_id, theme, score, matched, model, themes_version, evidence, scored_at)
-            SELECT unnest($ids::VARCHAR[]), unnest($themes::VARCHAR[]),
-                   unnest($scores::DOUBLE[]), unnest($matched::BOOLEAN[]),
-                   $model, $version, unnest($evidence::VARCHAR[])::JSON, $at
+            SELECT b.item_id, b.theme, b.score, b.matched, $model, $version,
+                   b.evidence::JSON, $at
+            FROM {unnest_json("$rows", _SCORE_COLUMNS)} AS b
             """,
             {
-                "ids": [s.item_id for s in scores],
-                "themes": [s.theme for s in scores],
-                "scores": [float(s.score) for s in scores],
-                "matched": [bool(s.matched) for s in scores],
-                "evidence": [json.dumps(dict(s.evidence), ensure_ascii=False) for s in scores],
+                "rows": json_columns(
+                    {
+                        "item_id": [s.item_id for s in scores],
+                        "theme": [s.theme for s in scores],
+                        "score": [float(s.score) for s in scores],
+                        "matched": [bool(s.matched) for s in scores],
+                        "evidence": [
+                            json.dumps(dict(s.evidence), ensure_ascii=False) for s in scores
+                        ],
+                    }
+                ),
                 "model": model,
                 "version": themes_version,
                 "at": scored_at,
