@@ -20,6 +20,7 @@ import duckdb
 
 from silkwatch.errors import DatabaseBusyError, StorageError
 from warehouse.migrate import apply_migrations
+from warehouse.turns import take_turn
 
 __all__ = ["is_lock_conflict", "open_db", "retry_transient", "retry_while_locked"]
 
@@ -103,7 +104,8 @@ def open_db(
 
     Write mode creates the parent folder and the file and applies pending migrations.
     Read-only mode never creates anything: a missing file means no run has happened yet.
-    On a lock conflict we retry with short sleeps until ``busy_timeout`` seconds, then
+    Other silkwatch processes wait their turn (``warehouse/turns.py``); on a lock conflict
+    with anything else we retry with short sleeps until ``busy_timeout`` seconds, then
     raise ``DatabaseBusyError``. The connection is closed on exit, so a writer holds the
     file only while it writes. Sessions use UTC, the zone every stored time is in.
     """
@@ -115,11 +117,12 @@ def open_db(
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(str(path), f"cannot create its folder: {exc}") from exc
-    conn = _connect(path, read_only=read_only, busy_timeout=busy_timeout)
-    try:
-        conn.execute("SET TimeZone = 'UTC'")
-        if not read_only:
-            apply_migrations(conn)
-        yield conn
-    finally:
-        conn.close()
+    with take_turn(path, timeout=busy_timeout):
+        conn = _connect(path, read_only=read_only, busy_timeout=busy_timeout)
+        try:
+            conn.execute("SET TimeZone = 'UTC'")
+            if not read_only:
+                apply_migrations(conn)
+            yield conn
+        finally:
+            conn.close()

@@ -115,3 +115,40 @@ def test_reader_waits_for_a_short_write_to_finish(tmp_path: Path):
         result = run_query(db, "SELECT count(*) AS n FROM feeds", busy_timeout=60)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "released"
     assert result.rows == [(0,)]
+
+
+_SAVER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from warehouse.db import open_db
+    db, name, rounds = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    for i in range(rounds):  # batch after batch, reopening at once, as an ingest writer does
+        with open_db(db, busy_timeout=3) as conn:
+            conn.execute("INSERT INTO feeds (url) VALUES (?)", [f"{name}-{i}"])
+            conn.execute("CHECKPOINT")
+    print("done", flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_writers_saving_back_to_back_both_get_their_turns(tmp_path: Path):
+    """Two shards sharing a file: neither may starve the other out of its busy_timeout."""
+    db = tmp_path / "sw.duckdb"
+    with open_db(db):
+        pass
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SAVER, str(db), name, "300"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    with open_db(db, read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM feeds").fetchone() == (600,)
