@@ -116,12 +116,13 @@ def lake_status(
             pending = pending_counts(local, lake_id)
             last = fetch_result(
                 local,
-                f"""
+                """
                 SELECT started_at, status, items, scores, feeds, snapshot_id, elapsed_ms, error
-                FROM lake_publishes WHERE lake = '{lake_id.replace("'", "''")}'
+                FROM lake_publishes WHERE lake = $lake
                 ORDER BY started_at DESC LIMIT 5
                 """,
                 where=str(database),
+                params={"lake": lake_id},
             )
     return LakeStatus(
         lake=lake_id,

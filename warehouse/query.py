@@ -53,10 +53,11 @@ def fetch_result(
     *,
     where: str,
     error: type[StorageError] = StorageError,
+    params: object = None,
 ) -> QueryResult:
     """Run ``sql`` and keep every row; a DuckDB error becomes ``error`` naming ``where``."""
     try:
-        cursor = conn.execute(sql)
+        cursor = conn.execute(sql, params)
         if cursor.description is None:  # a statement without a result set
             return QueryResult(columns=[], rows=[])
         columns = [d[0] for d in cursor.description]
