@@ -111,19 +111,16 @@ def publish_all(configs: list[Path]) -> tuple[float, list[float], list[str]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     procs = [
-        (
-            time.perf_counter(),
-            subprocess.Popen(
-                [sys.executable, "-m", "silkwatch", "lake", "publish", "--config", str(c)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=env,
-            ),
+        subprocess.Popen(
+            [sys.executable, "-m", "silkwatch", "lake", "publish", "--config", str(c)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         for c in configs
     ]
     each, outputs = [], []
-    for _started, proc in procs:
+    for proc in procs:
         out = proc.communicate(timeout=3600)[0].decode()
         outputs.append(out.strip())
         if proc.returncode != 0:

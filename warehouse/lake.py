@@ -125,7 +125,7 @@ def attach_lake(
             timeout=lake.busy_timeout_seconds,
         )
     except duckdb.Error as exc:
-        raise LakeError(shown, f"cannot attach the lake: {_redacted(exc)}") from None
+        raise LakeError(shown, f"cannot attach the lake: {lake_identity(str(exc))}") from None
 
 
 def _use_wal(catalog_file: Path, shown: str) -> None:
@@ -148,10 +148,6 @@ def _make_folder(folder: Path, shown: str, setting: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LakeError(shown, f"{setting}: cannot create {folder}: {exc}") from None
-
-
-def _redacted(exc: BaseException) -> str:
-    return lake_identity(str(exc))
 
 
 def _columns(conn: duckdb.DuckDBPyConnection, database: str, table: str) -> dict[str, str]:

@@ -79,15 +79,20 @@ def _unpublished(spec: _Keyed, local: str) -> str:
     )
 
 
+def _local_name(conn: duckdb.DuckDBPyConnection) -> str:
+    """The local file's catalog name, to qualify its tables beside an attached lake."""
+    return conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+
+
+def _pending(conn: duckdb.DuckDBPyConnection, spec: _Keyed, local: str, lake: str) -> int:
+    row = conn.execute(f"SELECT count(*) {_unpublished(spec, local)}", {"lake": lake}).fetchone()
+    return int(row[0])  # type: ignore[index]
+
+
 def pending_counts(conn: duckdb.DuckDBPyConnection, lake: str) -> dict[str, int]:
     """Rows of the local file not yet published to ``lake``, per table."""
-    (local,) = conn.execute("SELECT current_database()").fetchone()  # type: ignore[misc]
-    return {
-        spec.table: conn.execute(
-            f"SELECT count(*) {_unpublished(spec, local)}", {"lake": lake}
-        ).fetchone()[0]  # type: ignore[index]
-        for spec in (_ITEMS, _SCORES)
-    }
+    local = _local_name(conn)
+    return {spec.table: _pending(conn, spec, local, lake) for spec in (_ITEMS, _SCORES)}
 
 
 def _in_lake_transaction(
@@ -121,8 +126,7 @@ def _publish_keyed(
     progress: Progress | None,
 ) -> int:
     local_q = quote_ident(local)
-    total = conn.execute(f"SELECT count(*) {_unpublished(spec, local)}", {"lake": lake_id})
-    total_rows = int(total.fetchone()[0])  # type: ignore[index]
+    total_rows = _pending(conn, spec, local, lake_id)
     keys = ", ".join(spec.keys)
     on = " AND ".join(f"t.{k} = s.{k}" for k in spec.keys)
     added = done = 0
@@ -188,6 +192,7 @@ def _publish_feeds(
 
 def _record(
     conn: duckdb.DuckDBPyConnection,
+    local: str,
     attempt: dict[str, object],
     counts: dict[str, int],
     clock: float,
@@ -200,7 +205,6 @@ def _record(
     with contextlib.suppress(duckdb.Error):  # a failed attempt's row is best effort
         if error is not None:
             conn.execute("ROLLBACK")  # an open transaction would refuse the insert
-    (local,) = conn.execute("SELECT current_database()").fetchone()  # type: ignore[misc]
     conn.execute(
         f"""
         INSERT INTO {quote_ident(local)}.main.lake_publishes
@@ -239,7 +243,7 @@ def publish_to_lake(
     clock = time.perf_counter()
     counts = {"items": 0, "scores": 0, "feeds": 0}
     with open_db(database, busy_timeout=busy_timeout) as conn:
-        (local,) = conn.execute("SELECT current_database()").fetchone()  # type: ignore[misc]
+        local = _local_name(conn)
         try:
             attach_lake(conn, lake, alias=ALIAS)
             retry_transient(
@@ -262,10 +266,10 @@ def publish_to_lake(
                 else LakeError(lake_id, f"publish failed: {lake_identity(str(exc))}")
             )
             with contextlib.suppress(duckdb.Error):  # the raised error still says it all
-                _record(conn, attempt, counts, clock, error=str(error))
+                _record(conn, local, attempt, counts, clock, error=str(error))
             raise error from None
         finally:
             with contextlib.suppress(duckdb.Error):  # gone already if the connection broke
                 conn.execute(f"DETACH DATABASE IF EXISTS {ALIAS}")
-        elapsed = _record(conn, attempt, counts, clock, snapshot=snapshot)
+        elapsed = _record(conn, local, attempt, counts, clock, snapshot=snapshot)
     return LakePublish(lake_id, writer, **counts, snapshot_id=snapshot, elapsed_seconds=elapsed)

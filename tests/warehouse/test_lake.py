@@ -33,7 +33,7 @@ def _lake(tmp_path: Path, **extra) -> LakeSettings:
 
 
 def _writer(tmp_path: Path, name: str, lake: LakeSettings) -> Settings:
-    settings = load_settings(None, environ={"SILKWATCH_STORAGE__DATABASE": f"{name}.duckdb"})
+    settings = load_settings(None, environ={})
     return settings.model_copy(
         update={
             "storage": settings.storage.model_copy(
